@@ -1,0 +1,85 @@
+/*
+ * bm25_int.h
+ *      Layout of the BM25 index shared by the files of the module.
+ *
+ * Terms live in one array and are found through an open-addressing hash
+ * table of term numbers.  Each term owns its postings, in increasing
+ * chunk order because chunks are added one after the other.  After
+ * tr_bm25_build() every posting also carries its length-normalised
+ * weight, so a search only multiplies by the term's IDF.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TR_BM25_INT_H
+#define TR_BM25_INT_H
+
+#include <stdint.h>
+
+#include "bm25.h"
+
+/* One chunk holding a term: its number, frequency and weight. */
+struct tr_bm25__post {
+    uint32_t doc;
+    float tf;
+    float w;
+};
+
+struct tr_bm25__term {
+    char *str;
+    uint32_t len;
+    uint32_t n_post;
+    uint32_t cap_post;
+    float idf;
+    struct tr_bm25__post *post;
+};
+
+struct tr_bm25 {
+    struct tr_bm25_opts opts;
+    int built;
+    double avgdl;
+
+    /* Chunks, by insertion number. */
+    size_t n_docs;
+    size_t cap_docs;
+    int64_t *ids;
+    float *lens;
+
+    /* Terms and the hash table of their numbers plus one (0 = empty). */
+    size_t n_terms;
+    size_t cap_terms;
+    struct tr_bm25__term *terms;
+    uint32_t *slots;
+    size_t n_slots;
+
+    /* Tokenizer used while adding; searches make their own. */
+    struct tr_bm25_tokenizer *tok;
+};
+
+/*
+ * Return the number of term `s` (`len` bytes), or -1 when absent.  Pure
+ * read, safe concurrently on a built index.
+ */
+int64_t tr_bm25__term_lookup(const struct tr_bm25 *ix, const char *s,
+                             size_t len);
+
+/*
+ * Return the number of term `s`, adding it when absent.  Returns -1 when
+ * out of memory.
+ */
+int64_t tr_bm25__term_intern(struct tr_bm25 *ix, const char *s, size_t len);
+
+/*
+ * Append a posting of chunk `doc` with frequency `tf` to term `t`.
+ * Returns TR_OK or TR_E_NOMEM.
+ */
+enum tr_err tr_bm25__post_add(struct tr_bm25__term *t, uint32_t doc,
+                              float tf);
+
+/* Compute IDFs, average length and posting weights of `ix`. */
+void tr_bm25__finish(struct tr_bm25 *ix);
+
+/* Check the settings `o`; TR_E_INVAL with a message when bad. */
+enum tr_err tr_bm25__opts_check(const struct tr_bm25_opts *o,
+                                struct tr_error *err);
+
+#endif /* TR_BM25_INT_H */

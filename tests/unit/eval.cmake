@@ -1,0 +1,5 @@
+tr_unit_test(eval metrics LIBS tr_eval CASES
+    eval_metrics_match_hand_computation
+    eval_dataset_loads_stackfaq
+    eval_dataset_missing_file_is_an_error
+    eval_dataset_bad_lines_name_file_and_line)
