@@ -39,6 +39,10 @@ struct tr_tok_train_opts {
     int min_vocab_size;     /* smallest size accepted on retry (64) */
     int n_threads;          /* trainer threads (1) */
     double char_coverage;   /* share of characters covered (1.0) */
+    int byte_fallback;      /* nonzero: unseen characters become byte
+                               pieces (needs vocab_size > 256 + the
+                               corpus's characters); else they encode to
+                               the unknown piece, decoded as " \u2047 " */
 };
 
 /*
