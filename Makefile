@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build test run bench clean check-format
+.PHONY: all deps build test test-asan run bench clean check-format
 
 all: build
 
@@ -20,6 +20,14 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# The same suite built with AddressSanitizer and UBSan.
+test-asan: deps
+	cmake -S . -B $(BUILD_DIR)-asan -DTR_WERROR=ON -DTR_SANITIZE=ON \
+		-DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
+	cmake --build $(BUILD_DIR)-asan -j $(JOBS)
+	cd $(BUILD_DIR)-asan && ASAN_OPTIONS=detect_leaks=1 \
+		ctest --output-on-failure -j $(JOBS) --timeout 900
 
 run: build
 	scripts/run-demo $(BUILD_DIR)/triage
