@@ -1,0 +1,317 @@
+/*
+ * zendesk.h
+ *      The Zendesk connector: webhook verification and parsing, and a
+ *      REST client for tickets, comments, the incremental export and
+ *      Help Center articles.
+ *
+ * The webhook half is pure: it checks the HMAC signature over the raw
+ * bytes and the timestamp window, then turns either payload style into a
+ * normalised event.  It needs no database; the route that calls it
+ * stores the event in the inbox.
+ *
+ * The REST half sends every call through tr_httpc with the Zendesk retry
+ * policy (Retry-After honoured up to 300 s; 429 storms are waited out).
+ * A struct tr_zendesk holds one HTTP client, so it belongs to one thread
+ * at a time.  Results are parsed into structs whose strings live in an
+ * arena the caller passes; ids are int64.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TR_ZENDESK_H
+#define TR_ZENDESK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "err.h"
+#include "httpc.h"
+#include "mem.h"
+
+/* Header names of a signed webhook delivery. */
+#define TR_ZENDESK_SIG_HEADER "X-Zendesk-Webhook-Signature"
+#define TR_ZENDESK_SIG_TS_HEADER "X-Zendesk-Webhook-Signature-Timestamp"
+#define TR_ZENDESK_WEBHOOK_ID_HEADER "X-Zendesk-Webhook-Id"
+
+/* Default accepted distance between the signed timestamp and now. */
+#define TR_ZENDESK_WEBHOOK_WINDOW_S 300
+
+/* ------------------------------------------------------------------ */
+/* Webhooks                                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A webhook event after verification, in one shape whatever the payload
+ * style.  Strings live in the arena given to the parser.
+ *
+ * dedup_key: "zen:evt:<event id>" for event-subscription payloads (the
+ *   event id is unique per event); "zen:trg:<ticket id>:<sha256 of the
+ *   raw body, 32 hex>" for trigger payloads, so a redelivery of the same
+ *   body dedupes while a later update (whose body differs) does not.
+ * type: the event type without its "zen:event-type:" prefix
+ *   ("ticket.created"), or for trigger payloads the "event" field when
+ *   present, else "ticket.trigger".
+ * occurred_at: epoch seconds from "time" (subscriptions) or "updated_at"
+ *   (triggers), else the signed timestamp.
+ */
+struct tr_zendesk_event {
+    const char *dedup_key;
+    int64_t ticket_id;
+    const char *type;
+    int64_t occurred_at;
+    bool subscription;
+};
+
+/*
+ * Check a delivery's signature: base64(HMAC-SHA256(secret, timestamp ||
+ * body)) compared in constant time with `signature`, and `timestamp`
+ * (ISO 8601 UTC, as signed) no further than `window_s` seconds from `now`
+ * in either direction (window_s <= 0 picks 300).  `secret` is used as its
+ * bytes, never base64-decoded.  `body` is the raw bytes as received.
+ * Returns TR_OK, or TR_E_AUTH with a message naming the reason (missing
+ * header, malformed or stale or future timestamp, signature mismatch),
+ * TR_E_CONF for an empty secret.  Pure; any thread.
+ */
+enum tr_err tr_zendesk_webhook_verify(const char *secret,
+                                      const char *signature,
+                                      const char *timestamp,
+                                      const char *body, size_t body_len,
+                                      time_t now, int window_s,
+                                      struct tr_error *err);
+
+/*
+ * Parse a verified body into `ev`.  Accepted shapes (JSON objects):
+ *   event subscription: {"type":"zen:event-type:ticket.<x>", "id":...,
+ *     "time":..., "subject":"zen:ticket:<id>", "detail":{"id":...}}
+ *     (ticket id from detail.id, else the subject; number or string);
+ *   trigger: {"ticket_id": <id>} or {"ticket": {"id": <id>}}, the id a
+ *     number or a string of digits, optional "updated_at" and "event".
+ * `timestamp` is the signed timestamp header (may be NULL), used for
+ * occurred_at when the body has no time.  Returns TR_OK, TR_E_PARSE
+ * (not JSON, not an object), TR_E_INVAL (no usable ticket id),
+ * TR_E_UNSUPPORTED (an event-subscription event that is not about a
+ * ticket; acknowledge it and drop it), TR_E_NOMEM.  Strings are copied
+ * into `a`.  Pure; any thread.
+ */
+enum tr_err tr_zendesk_webhook_parse(struct tr_arena *a, const char *body,
+                                     size_t body_len, const char *timestamp,
+                                     struct tr_zendesk_event *ev,
+                                     struct tr_error *err);
+
+/*
+ * Compute the signature Zendesk would send for `timestamp` and `body`
+ * into `out` (at least 45 bytes: base64 of 32 bytes and a zero).  For
+ * the fake sender and tests.  Returns TR_OK or TR_E_INTERNAL.
+ */
+enum tr_err tr_zendesk_webhook_sign(const char *secret, const char *timestamp,
+                                    const char *body, size_t body_len,
+                                    char *out, size_t out_len);
+
+/*
+ * Parse an ISO 8601 UTC time ("2024-04-17T17:18:10Z", optional
+ * fraction, "Z" or "+hh:mm"/"-hh:mm") into epoch seconds.  Returns false
+ * when `s` is not such a time.  Pure.
+ */
+bool tr_zendesk_time_parse(const char *s, int64_t *out);
+
+/* ------------------------------------------------------------------ */
+/* REST client                                                         */
+/* ------------------------------------------------------------------ */
+
+struct tr_zendesk;
+
+/*
+ * Connection settings.  Either `base_url` ("http://127.0.0.1:5000" for
+ * the fake; no trailing /api/v2) or `subdomain` ("acme" gives
+ * https://acme.zendesk.com).  Either `email` plus `api_token` (Basic
+ * "email/token:token") or `oauth_token` (Bearer).  `policy` may be NULL
+ * for the Zendesk preset; `budget`/`budget_arg` (may be NULL) limit the
+ * calls of this tenant (see tr_httpc_bucket).  Copied by tr_zendesk_new()
+ * except `policy` and `budget_arg`, which are borrowed for the client's
+ * life.
+ */
+struct tr_zendesk_cfg {
+    const char *subdomain;
+    const char *base_url;
+    const char *email;
+    const char *api_token;
+    const char *oauth_token;
+    const struct tr_httpc_opts *http;
+    const struct tr_httpc_policy *policy;
+    tr_httpc_budget_fn *budget;
+    void *budget_arg;
+    size_t max_response;           /* 0: 16 MiB */
+};
+
+struct tr_zendesk_ticket {
+    int64_t id;
+    const char *subject;
+    const char *description;
+    const char *status;
+    const char *priority;          /* NULL when unset */
+    const char *type;
+    int64_t requester_id;          /* 0 when null */
+    int64_t assignee_id;
+    int64_t group_id;
+    int64_t organization_id;
+    const char **tags;
+    size_t n_tags;
+    const char *via_channel;
+    const char *created_at;
+    const char *updated_at;
+    int64_t generated_timestamp;
+};
+
+struct tr_zendesk_comment {
+    int64_t id;
+    int64_t author_id;
+    const char *type;
+    const char *body;
+    const char *html_body;
+    const char *plain_body;
+    bool is_public;
+    const char *created_at;
+};
+
+struct tr_zendesk_comment_page {
+    struct tr_zendesk_comment *comments;
+    size_t n_comments;
+    bool has_more;
+    const char *after_cursor;      /* NULL when none */
+};
+
+struct tr_zendesk_export_page {
+    struct tr_zendesk_ticket *tickets;
+    size_t n_tickets;
+    const char *after_cursor;      /* keep it even when end_of_stream */
+    bool end_of_stream;
+};
+
+/*
+ * A ticket update.  `comment` NULL adds no comment; `comment_public`
+ * false makes it an internal note.  NULL/0 fields are left unchanged;
+ * `tags` replaces the whole list when `set_tags`.  `updated_stamp`, when
+ * set, turns on safe_update (409 TR_E_CONFLICT if the ticket changed).
+ */
+struct tr_zendesk_update {
+    const char *comment;
+    bool comment_html;
+    bool comment_public;
+    const char *status;
+    const char *priority;
+    int64_t group_id;
+    int64_t assignee_id;
+    const char *const *tags;
+    size_t n_tags;
+    bool set_tags;
+    const char *updated_stamp;
+};
+
+struct tr_zendesk_article {
+    int64_t id;
+    int64_t section_id;
+    int64_t author_id;
+    const char *title;
+    const char *body;
+    const char *locale;
+    const char *html_url;
+    bool draft;
+    const char **labels;
+    size_t n_labels;
+    const char *updated_at;
+    const char *edited_at;
+};
+
+struct tr_zendesk_article_page {
+    struct tr_zendesk_article *articles;
+    size_t n_articles;
+    bool has_more;
+    const char *after_cursor;
+};
+
+/*
+ * Create a client.  Returns NULL with `err` filled: TR_E_CONF (no base
+ * URL or subdomain, no credentials, a subdomain with characters other
+ * than letters, digits and '-'), TR_E_NOMEM, TR_E_INTERNAL.  The caller
+ * owns it and frees it with tr_zendesk_free().  One thread at a time.
+ */
+struct tr_zendesk *tr_zendesk_new(const struct tr_zendesk_cfg *cfg,
+                                  struct tr_error *err);
+
+/*
+ * Release a client.  NULL is a no-op.
+ */
+void tr_zendesk_free(struct tr_zendesk *zd);
+
+/*
+ * The API base of the client ("https://acme.zendesk.com/api/v2").
+ * Borrowed, valid until tr_zendesk_free().
+ */
+const char *tr_zendesk_base(const struct tr_zendesk *zd);
+
+/*
+ * Every call below returns TR_OK or: TR_E_AUTH (401), TR_E_PERM (403),
+ * TR_E_NOTFOUND (404), TR_E_CONFLICT (409), TR_E_INVAL (400, 422),
+ * TR_E_AGAIN (429 once the retries are spent), TR_E_HTTP_UPSTREAM (5xx,
+ * transport failure), TR_E_TIMEOUT, TR_E_TOOBIG, TR_E_PARSE (a 2xx body
+ * that is not the expected JSON), TR_E_NOMEM.  The message carries
+ * Zendesk's "error"/"description" when the error body is JSON, and only
+ * the status and content type otherwise; never ticket text.  Results
+ * live in `a`.  The thread owning `zd` only.
+ */
+
+/* GET /api/v2/tickets/{id}.json */
+enum tr_err tr_zendesk_ticket_fetch(struct tr_zendesk *zd,
+                                    struct tr_arena *a, int64_t id,
+                                    struct tr_zendesk_ticket *out,
+                                    struct tr_error *err);
+
+/*
+ * GET /api/v2/tickets/{id}/comments.json with cursor pagination:
+ * `after` NULL for the first page, else the previous page's
+ * after_cursor; `page_size` 0 picks 100.
+ */
+enum tr_err tr_zendesk_comments_list(struct tr_zendesk *zd,
+                                     struct tr_arena *a, int64_t ticket_id,
+                                     const char *after, int page_size,
+                                     struct tr_zendesk_comment_page *out,
+                                     struct tr_error *err);
+
+/*
+ * One page of the cursor-based incremental ticket export: with `cursor`
+ * NULL, start at `start_time` (epoch seconds); else continue from
+ * `cursor`.  Call again with out->after_cursor until end_of_stream, and
+ * store the last after_cursor for the next poll.  Tickets may repeat
+ * across pages and polls; dedupe by id.
+ */
+enum tr_err tr_zendesk_export_next(struct tr_zendesk *zd,
+                                   struct tr_arena *a, int64_t start_time,
+                                   const char *cursor,
+                                   struct tr_zendesk_export_page *out,
+                                   struct tr_error *err);
+
+/*
+ * PUT /api/v2/tickets/{id}.json with `upd`.  `out` (may be NULL) gets
+ * the ticket as Zendesk returns it, `audit_id` (may be NULL) the id of
+ * the audit that recorded the change.
+ */
+enum tr_err tr_zendesk_ticket_update(struct tr_zendesk *zd,
+                                     struct tr_arena *a, int64_t id,
+                                     const struct tr_zendesk_update *upd,
+                                     struct tr_zendesk_ticket *out,
+                                     int64_t *audit_id,
+                                     struct tr_error *err);
+
+/*
+ * GET /api/v2/help_center[/{locale}]/articles.json with cursor
+ * pagination; `locale` NULL lists every locale; `after` and `page_size`
+ * as for comments (0 picks 30).
+ */
+enum tr_err tr_zendesk_articles_list(struct tr_zendesk *zd,
+                                     struct tr_arena *a, const char *locale,
+                                     const char *after, int page_size,
+                                     struct tr_zendesk_article_page *out,
+                                     struct tr_error *err);
+
+#endif /* TR_ZENDESK_H */
