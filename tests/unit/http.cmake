@@ -1,0 +1,19 @@
+tr_unit_test(http server LIBS tr_http PkgConfig::CURL TIMEOUT 60 CASES
+    routes_match_params_and_prefer_literals
+    unknown_path_is_404_json_error
+    wrong_method_is_405_with_allow
+    query_and_headers_are_readable
+    request_id_is_generated_or_echoed
+    handler_log_lines_carry_request_id
+    handler_errors_become_json_with_table_status
+    body_is_kept_byte_for_byte
+    oversized_body_with_length_is_413
+    oversized_chunked_body_is_413
+    slow_client_is_disconnected_after_timeout
+    healthz_and_readyz_answer
+    metrics_count_requests_and_run_collectors
+    graceful_stop_finishes_in_flight_and_refuses_new
+    new_connections_are_refused_while_stopping
+    stop_cuts_off_after_grace
+    start_fails_clearly_on_address_in_use
+    route_add_rejects_bad_routes)
