@@ -25,7 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bm25.h"
+#include "embed.h"
 #include "err.h"
+#include "search.h"
 
 /* Largest file of a collection that is read, in bytes. */
 #define TR_EVAL_FILE_MAX (256u * 1024 * 1024)
@@ -102,5 +105,45 @@ void tr_eval_metrics_add(struct tr_eval_metrics *m, const int64_t *ranked,
 
 /* Turn the sums of `m` into means over its queries. */
 void tr_eval_metrics_finish(struct tr_eval_metrics *m);
+
+/*
+ * Settings of one evaluation run.  tr_eval_run_opts_default() gives the
+ * project's defaults for each part.
+ */
+struct tr_eval_run_opts {
+    struct tr_bm25_opts bm25;
+    struct tr_embed_local_opts embed;
+    struct tr_search_opts search;
+    char half;              /* 'a' or 'b': only those queries; 0: all */
+    int article_level;      /* rank articles instead of documents */
+    int title_repeat;       /* times the title is given to the embedder */
+};
+
+/* Metrics of the three retrievers, with timings. */
+struct tr_eval_run_result {
+    struct tr_eval_metrics bm25;
+    struct tr_eval_metrics dense;
+    struct tr_eval_metrics hybrid;
+    size_t n_docs;
+    size_t n_queries;
+    double build_s;         /* BM25, embedder, vectors */
+    double query_s;         /* all three retrievers, all queries */
+};
+
+/* Fill `o` with the defaults of every part.  Pure. */
+void tr_eval_run_opts_default(struct tr_eval_run_opts *o);
+
+/*
+ * Build the in-memory index of `ds` (BM25, local embedder learnt from
+ * the corpus, exact FAISS index) and score its queries with BM25 alone,
+ * dense alone and hybrid search, into `r`.  Documents are the chunks;
+ * with article_level they are grouped by article and ranked as such.
+ * Returns TR_OK or the error of a part.  One thread (BLAS and FAISS may
+ * use their own).
+ */
+enum tr_err tr_eval_retrieval_run(const struct tr_eval_dataset *ds,
+                                  const struct tr_eval_run_opts *o,
+                                  struct tr_eval_run_result *r,
+                                  struct tr_error *err);
 
 #endif /* TR_EVAL_RETRIEVAL_H */

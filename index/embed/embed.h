@@ -1,0 +1,144 @@
+/*
+ * embed.h
+ *      Text embedders: the common interface and the offline "local"
+ *      embedder learnt from the tenant's own text.
+ *
+ * An embedder turns texts into dense float vectors of a fixed dimension,
+ * L2-normalised so that inner product is cosine similarity.  Callers go
+ * through tr_embedder_embed(), which checks the dimension they expect,
+ * cuts the input into batches of the embedder's size and normalises the
+ * output, so that every implementation (local, or a remote OpenAI-style
+ * service added as its own module through struct tr_embedder_ops) is
+ * used the same way.  An embedder is immutable once made: any number of
+ * threads may embed with it at once, unless its ops say otherwise.
+ *
+ * The local embedder builds sparse TF-IDF features from each text
+ * (stemmed words and hashed character n-grams of the words), keeps the
+ * features seen in at least two training texts, and learns a projection
+ * to `dim` dimensions by a truncated SVD of the training matrix (latent
+ * semantic analysis, computed with a randomised range finder and
+ * LAPACK).  The same texts and options give the same model, bit for bit,
+ * for a given BLAS thread count.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TR_EMBED_H
+#define TR_EMBED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "mem.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest embedder name, with its terminator. */
+#define TR_EMBED_NAME_MAX 64
+
+struct tr_embedder;
+
+/*
+ * What an implementation provides.  `embed` writes `n` rows of `dim`
+ * floats into `out` (n <= the embedder's batch size); it need not
+ * normalise.  `save` appends the serialized model to `out` (NULL when
+ * the embedder has no model to keep, such as a remote one).  `free`
+ * releases `impl`.  `embed` must be safe from several threads at once.
+ */
+struct tr_embedder_ops {
+    enum tr_err (*embed)(void *impl, const char *const *texts, size_t n,
+                         float *out, struct tr_error *err);
+    enum tr_err (*save)(const void *impl, struct tr_buf *out,
+                        struct tr_error *err);
+    void (*free)(void *impl);
+};
+
+/*
+ * Wrap an implementation: `name` (copied, e.g. "local" or
+ * "openai:text-embedding-3-small"), its dimension `dim` (> 0), the
+ * largest batch it takes `max_batch` (0 means unlimited) and `impl`,
+ * whose ownership passes to the embedder (freed with ops->free, also
+ * when this fails).  NULL with TR_E_INVAL or TR_E_NOMEM in `err`.
+ */
+struct tr_embedder *tr_embedder_new(const char *name, int dim,
+                                    size_t max_batch,
+                                    const struct tr_embedder_ops *ops,
+                                    void *impl, struct tr_error *err);
+
+/* Free `e` and its implementation.  NULL is a no-op. */
+void tr_embedder_free(struct tr_embedder *e);
+
+/* The dimension of the vectors of `e`. */
+int tr_embedder_dim(const struct tr_embedder *e);
+
+/* The name of `e`, borrowed for the life of `e`. */
+const char *tr_embedder_name(const struct tr_embedder *e);
+
+/*
+ * Embed `n` texts (borrowed) into `out`, room for n * dim floats, row
+ * after row.  `dim` is what the caller expects: TR_E_INVAL when it is
+ * not the embedder's (vectors of another model must never mix).  Rows
+ * are L2-normalised; a text without any known feature gives a zero row.
+ * Returns TR_OK or the implementation's error.  Any thread.
+ */
+enum tr_err tr_embedder_embed(const struct tr_embedder *e,
+                              const char *const *texts, size_t n, int dim,
+                              float *out, struct tr_error *err);
+
+/*
+ * Append the model of `e` to `out`.  TR_E_UNSUPPORTED when the embedder
+ * keeps no model.  Any thread.
+ */
+enum tr_err tr_embedder_save(const struct tr_embedder *e,
+                             struct tr_buf *out, struct tr_error *err);
+
+/*
+ * Options of the local embedder.  tr_embed_local_opts_default() gives
+ * the tuned defaults; fields are explained there.
+ */
+struct tr_embed_local_opts {
+    int dim;                /* output dimension */
+    int ngram_min;          /* character n-grams of words, shortest */
+    int ngram_max;          /* longest (0 disables n-grams) */
+    float word_weight;      /* weight of the word block */
+    float ngram_weight;     /* weight of the n-gram block */
+    int min_df;             /* features seen in fewer texts are dropped */
+    int max_features;       /* most frequent features kept */
+    size_t max_train;       /* texts used to learn the projection */
+    int power_iters;        /* range-finder power iterations */
+    uint64_t seed;          /* of the random test matrix */
+    char stem_lang[32];     /* Snowball language, empty for none */
+};
+
+/* Fill `o` with the defaults.  Pure. */
+void tr_embed_local_opts_default(struct tr_embed_local_opts *o);
+
+/*
+ * Learn a local embedder from `n` texts (borrowed for the call; when n
+ * is above max_train, an evenly spaced sample is used for the
+ * projection).  `o` may be NULL for the defaults.  Returns NULL and
+ * fills `err`: TR_E_INVAL (no text, bad options), TR_E_INDEX (the
+ * linear algebra failed) or TR_E_NOMEM.  The caller owns the result
+ * (tr_embedder_free()).  One thread; uses the BLAS threads.
+ */
+struct tr_embedder *tr_embed_local_train(const char *const *texts,
+                                         size_t n,
+                                         const struct tr_embed_local_opts *o,
+                                         struct tr_error *err);
+
+/*
+ * Rebuild a local embedder from `len` bytes written by
+ * tr_embedder_save() of a local embedder.  NULL with TR_E_PARSE for
+ * anything else (checked, never read out of bounds).  The caller owns
+ * the result.
+ */
+struct tr_embedder *tr_embed_local_load(const void *data, size_t len,
+                                        struct tr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TR_EMBED_H */

@@ -1,0 +1,193 @@
+/*
+ * test_embed_local.c
+ *      The local embedder: determinism, serialization, nearest
+ *      neighbours on a tiny corpus and refusal of bad input.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include "tr_test.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "embed.h"
+
+/* Eight short help articles on distinct subjects, two per subject. */
+static const char *const corpus[] = {
+    "How to reset your password: open settings, choose security and "
+    "click reset password. A reset link is sent to your email.",
+    "Forgot password? Use the reset link on the login page and check "
+    "your email for the password reset message.",
+    "Exporting invoices: go to billing, select invoices and press export "
+    "to download a CSV file of every invoice.",
+    "Billing history and invoice download: each invoice can be saved as "
+    "PDF from the billing page.",
+    "Two-factor authentication adds a code from your phone app at login. "
+    "Enable it under security settings.",
+    "Lost your phone with the authenticator app? Use a backup code to "
+    "login and disable two-factor authentication.",
+    "Delete your account permanently from the account page; all data and "
+    "projects are removed after thirty days.",
+    "Closing an account: account deletion removes projects and data, "
+    "and cannot be undone after thirty days.",
+};
+
+#define N_DOCS 8
+
+static struct tr_embedder *
+train_small(int dim)
+{
+    struct tr_embed_local_opts o;
+    struct tr_embedder *e;
+    struct tr_error err;
+
+    tr_embed_local_opts_default(&o);
+    o.dim = dim;
+    o.min_df = 1;
+    e = tr_embed_local_train(corpus, N_DOCS, &o, &err);
+    if (e == NULL)
+        fail_msg("training failed: %s", err.msg);
+    return e;
+}
+
+static double
+dot(const float *a, const float *b, int dim)
+{
+    double s = 0.0;
+
+    for (int i = 0; i < dim; i++)
+        s += (double) a[i] * b[i];
+    return s;
+}
+
+static void
+embed_local_is_deterministic_and_round_trips(void **state)
+{
+    struct tr_embedder *a = train_small(16), *b = train_small(16), *c;
+    float va[N_DOCS * 16], vb[N_DOCS * 16], vc[N_DOCS * 16];
+    struct tr_error err;
+    struct tr_buf buf;
+
+    assert_string_equal(tr_embedder_name(a), "local");
+    assert_int_equal(tr_embedder_dim(a), 16);
+    assert_int_equal(tr_embedder_embed(a, corpus, N_DOCS, 16, va, NULL),
+                     TR_OK);
+    assert_int_equal(tr_embedder_embed(b, corpus, N_DOCS, 16, vb, NULL),
+                     TR_OK);
+    assert_memory_equal(va, vb, sizeof(va));
+
+    /* Rows are unit vectors. */
+    for (int i = 0; i < N_DOCS; i++)
+        assert_float_equal(dot(va + i * 16, va + i * 16, 16), 1.0, 1e-5);
+
+    /* A saved and loaded model embeds identically. */
+    tr_buf_init(&buf, 0);
+    assert_int_equal(tr_embedder_save(a, &buf, NULL), TR_OK);
+    c = tr_embed_local_load(buf.data, buf.len, &err);
+    assert_non_null(c);
+    assert_int_equal(tr_embedder_embed(c, corpus, N_DOCS, 16, vc, NULL),
+                     TR_OK);
+    assert_memory_equal(va, vc, sizeof(va));
+
+    /* Damaged bytes are refused. */
+    assert_null(tr_embed_local_load(buf.data, buf.len - 1, &err));
+    assert_int_equal(err.code, TR_E_PARSE);
+    buf.data[3] = '?';
+    assert_null(tr_embed_local_load(buf.data, buf.len, &err));
+    assert_int_equal(err.code, TR_E_PARSE);
+    tr_buf_cleanup(&buf);
+    tr_embedder_free(a);
+    tr_embedder_free(b);
+    tr_embedder_free(c);
+}
+
+/* Number of the corpus text nearest to vector `q`. */
+static int
+nearest(const float *docs, const float *q, int dim)
+{
+    int best = -1;
+    double bs = -2.0;
+
+    for (int i = 0; i < N_DOCS; i++) {
+        double s = dot(docs + i * dim, q, dim);
+
+        if (s > bs) {
+            bs = s;
+            best = i;
+        }
+    }
+    return best;
+}
+
+static void
+embed_local_neighbours_make_sense(void **state)
+{
+    struct tr_embedder *e = train_small(8);
+    float v[N_DOCS * 8], q[8];
+    const char *para[] = {
+        "I can't remember my password, how do I get a new one by email?",
+        "where can I download my invoices as a file",
+        "I lost my phone and cannot get the login code",
+    };
+    const int want[][2] = {{0, 1}, {2, 3}, {4, 5}};
+
+    assert_int_equal(tr_embedder_embed(e, corpus, N_DOCS, 8, v, NULL),
+                     TR_OK);
+    for (int i = 0; i < N_DOCS; i++)
+        assert_int_equal(nearest(v, v + i * 8, 8), i);
+
+    /* A paraphrase lands on one of the two texts of its subject. */
+    for (int p = 0; p < 3; p++) {
+        int n;
+
+        assert_int_equal(tr_embedder_embed(e, &para[p], 1, 8, q, NULL),
+                         TR_OK);
+        n = nearest(v, q, 8);
+        assert_true(n == want[p][0] || n == want[p][1]);
+    }
+
+    /* A text with no known feature gives a zero vector. */
+    const char *unknown = "zzqx";
+    assert_int_equal(tr_embedder_embed(e, &unknown, 1, 8, q, NULL), TR_OK);
+    assert_float_equal(dot(q, q, 8), 0.0, 0.0);
+    tr_embedder_free(e);
+}
+
+static void
+embed_bad_input_is_refused(void **state)
+{
+    struct tr_embed_local_opts o;
+    struct tr_embedder *e = train_small(8);
+    struct tr_error err;
+    float v[16];
+
+    /* The caller's dimension must be the embedder's. */
+    assert_int_equal(tr_embedder_embed(e, corpus, 1, 16, v, &err),
+                     TR_E_INVAL);
+    assert_non_null(strstr(err.msg, "8 dimensions"));
+    tr_embedder_free(e);
+
+    assert_null(tr_embed_local_train(corpus, 0, NULL, &err));
+    assert_int_equal(err.code, TR_E_INVAL);
+    tr_embed_local_opts_default(&o);
+    o.dim = 0;
+    assert_null(tr_embed_local_train(corpus, N_DOCS, &o, &err));
+    assert_int_equal(err.code, TR_E_INVAL);
+    tr_embed_local_opts_default(&o);
+    o.ngram_min = 6;
+    o.ngram_max = 3;
+    assert_null(tr_embed_local_train(corpus, N_DOCS, &o, &err));
+    assert_int_equal(err.code, TR_E_INVAL);
+    tr_embed_local_opts_default(&o);
+    strcpy(o.stem_lang, "klingon");
+    assert_null(tr_embed_local_train(corpus, N_DOCS, &o, &err));
+    assert_int_equal(err.code, TR_E_INVAL);
+}
+
+static const struct CMUnitTest cases[] = {
+    cmocka_unit_test(embed_local_is_deterministic_and_round_trips),
+    cmocka_unit_test(embed_local_neighbours_make_sense),
+    cmocka_unit_test(embed_bad_input_is_refused),
+};
+
+TR_TEST_MAIN(cases)
