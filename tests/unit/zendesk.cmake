@@ -8,3 +8,22 @@ tr_unit_test(zendesk webhook LIBS tr_zendesk CASES
     trigger_payloads_are_normalised
     subscription_payloads_are_normalised
     bad_payloads_get_clear_errors)
+
+# The fake Zendesk server used by the client tests (test code only).
+add_executable(fake_zendesk fakes/fake_zendesk.c fakes/fake_api.c
+               fakes/fake_control.c)
+target_link_libraries(fake_zendesk PRIVATE PkgConfig::MHD PkgConfig::CJSON
+                      PkgConfig::CRYPTO Threads::Threads)
+
+tr_unit_test(zendesk client LIBS tr_zendesk CASES
+    ticket_and_comments_are_fetched
+    export_pages_through_and_resumes_from_cursor
+    update_posts_exactly_one_comment
+    rate_limit_storm_is_waited_out
+    bad_credentials_are_auth_errors
+    error_answers_are_mapped
+    articles_are_listed_by_cursor
+    configuration_errors_are_reported)
+target_compile_definitions(test_zendesk_client PRIVATE
+    FAKE_ZENDESK="$<TARGET_FILE:fake_zendesk>")
+add_dependencies(test_zendesk_client fake_zendesk)
