@@ -56,12 +56,17 @@ tr_http_req_query(const struct tr_http_req *req, const char *name)
     return v != NULL ? v : "";
 }
 
+/* libmicrohttpd compares header names ignoring case, as HTTP wants. */
 const char *
 tr_http_req_header(const struct tr_http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+/*
+ * The buffer keeps the bytes as they came off the wire: webhook
+ * signatures are computed over exactly these.
+ */
 const char *
 tr_http_req_body(const struct tr_http_req *req, size_t *len)
 {
@@ -99,6 +104,10 @@ reply_any(struct tr_http_req *req, int status, const char *content_type,
 {
     struct MHD_Response *r;
 
+    /*
+     * The body is copied because the caller's memory (often the request
+     * arena) may be gone before the last byte is written to the socket.
+     */
     r = MHD_create_response_from_buffer(len, (void *) body,
                                         MHD_RESPMEM_MUST_COPY);
     if (r == NULL)
@@ -109,6 +118,7 @@ reply_any(struct tr_http_req *req, int status, const char *content_type,
         return TR_E_NOMEM;
     }
 
+    /* A later reply replaces an earlier one. */
     tr_http__reply_drop(req);
     req->resp = r;
     req->status = status;
@@ -222,6 +232,10 @@ tr_http_header_add(struct tr_http_req *req, const char *name,
 {
     struct tr_http_hdr *h;
 
+    /*
+     * CR or LF in a value would let a caller inject headers; the two
+     * headers the server owns cannot be overridden.
+     */
     if (!is_token(name) || strpbrk(value, "\r\n") != NULL ||
         strcasecmp(name, "X-Request-Id") == 0 ||
         strcasecmp(name, "Content-Length") == 0)
@@ -255,6 +269,7 @@ tr_http__queue(struct tr_http_req *req)
         if (tr_http__reply_error_status(req, &e, 500) != TR_OK)
             return MHD_NO;
     }
+    /* Handler headers first, then the ones every response carries. */
     for (struct tr_http_hdr *h = req->headers; h != NULL; h = h->next)
         MHD_add_response_header(req->resp, h->name, h->value);
     MHD_add_response_header(req->resp, "X-Request-Id", req->id);
@@ -267,6 +282,7 @@ tr_http__queue(struct tr_http_req *req)
         MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CONNECTION,
                                 "close");
 
+    /* The connection holds its own reference once queued. */
     ok = MHD_queue_response(req->conn, (unsigned) req->status, req->resp);
     tr_http__reply_drop(req);
     req->queued = ok == MHD_YES;

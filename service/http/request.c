@@ -70,6 +70,11 @@ id_make(char *out, const void *salt)
         sprintf(out + 2 * i, "%02x", r[i]);
 }
 
+/*
+ * Make the context of a new request in its own arena, pick its id and
+ * count it as in flight.  NULL when out of memory (the connection is then
+ * dropped).
+ */
 static struct tr_http_req *
 req_begin(struct tr_http_server *s, struct MHD_Connection *conn,
           const char *url, const char *method)
@@ -110,6 +115,10 @@ fail:
     return NULL;
 }
 
+/*
+ * Free the request and, when it was the last one running, wake a stop
+ * that waits for the server to become idle.
+ */
 static void
 req_end(struct tr_http_req *req)
 {
@@ -170,6 +179,11 @@ on_headers(struct tr_http_server *s, struct tr_http_req *req)
                             req->method, allow);
     }
 
+    /*
+     * libmicrohttpd has already rejected a malformed Content-Length, so a
+     * plain conversion is enough here.  Chunked bodies have none and are
+     * counted as they stream in.
+     */
     cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl != NULL && strtoull(cl, NULL, 10) >
@@ -218,6 +232,10 @@ on_complete(struct tr_http_req *req)
                             "request body exceeds the limit of %lld bytes",
                             req->srv->opts.body_limit);
 
+    /*
+     * The handler may block as long as it needs; a failure it did not
+     * answer itself becomes the JSON error of the code it returned.
+     */
     rc = req->route->fn(req, req->route->user, &err);
     if (rc != TR_OK && req->resp == NULL) {
         if (err.code != rc)
@@ -243,6 +261,7 @@ tr_http__on_request(void *cls, struct MHD_Connection *conn, const char *url,
     struct tr_http_req *req = *ctx;
     enum MHD_Result ok;
 
+    /* The first call for a request has no context yet. */
     if (req == NULL) {
         req = req_begin(s, conn, url, method);
         if (req == NULL)
@@ -315,6 +334,10 @@ tr_http__on_completed(void *cls, struct MHD_Connection *conn, void **ctx,
     req_end(req);
 }
 
+/*
+ * libmicrohttpd's own complaints (connection limit reached, malformed
+ * requests, socket errors) become warnings of our log.
+ */
 void
 tr_http__on_log(void *cls, const char *fmt, va_list ap)
 {

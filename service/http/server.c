@@ -30,6 +30,10 @@ static const double duration_bounds[] = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 };
 
+/*
+ * The connection limit has no configuration key yet; the default is far
+ * above what the pool can serve at once and below the descriptor limit.
+ */
 void
 tr_http_opts_from_conf(struct tr_http_opts *o, const struct tr_conf *c)
 {
@@ -42,6 +46,10 @@ tr_http_opts_from_conf(struct tr_http_opts *o, const struct tr_conf *c)
     o->conn_limit = TR_HTTP_DEFAULT_CONN_LIMIT;
 }
 
+/*
+ * Refuse options the daemon would reject later with less to say, so that
+ * a bad configuration names the key at fault.
+ */
 static enum tr_err
 check_opts(const struct tr_http_opts *o, struct tr_error *err)
 {
@@ -108,12 +116,14 @@ tr_http_server_new(const struct tr_http_opts *o, struct tr_http_server **out,
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return TR_ERROR(err, TR_E_NOMEM, "out of memory");
+    /* The options are copied: the caller's struct may go away. */
     s->opts = *o;
     if (s->opts.conn_limit == 0)
         s->opts.conn_limit = TR_HTTP_DEFAULT_CONN_LIMIT;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->idle, NULL);
 
+    /* Without a shared registry the server keeps one of its own. */
     s->metrics = o->metrics;
     if (s->metrics == NULL) {
         s->metrics = tr_metrics_new();
@@ -140,6 +150,8 @@ tr_http_server_free(struct tr_http_server *s)
 {
     if (s == NULL)
         return;
+
+    /* Stopping first guarantees no pool thread still reads the routes. */
     tr_http_server_stop(s, NULL);
     for (size_t i = 0; i < s->n_routes; i++)
         tr_http__route_clear(&s->routes[i]);
@@ -165,6 +177,7 @@ route_same(const struct tr_http_route *a, const struct tr_http_route *b)
     return true;
 }
 
+/* A method is an upper-case token short enough for the route's field. */
 static bool
 method_ok(const char *m)
 {
@@ -198,6 +211,10 @@ tr_http_route_add(struct tr_http_server *s, const char *method,
         return TR_ERROR(err, TR_E_RANGE, "more than %d routes",
                         TR_HTTP_MAX_ROUTES);
 
+    /*
+     * Two patterns that differ only in parameter names would match the
+     * same paths, so the clash check compares shapes.
+     */
     rc = tr_http__route_parse(&r, pattern, err);
     if (rc != TR_OK)
         goto fail;
@@ -275,6 +292,12 @@ listen_on(const struct addrinfo *ai)
 
     if (fd < 0)
         return -1;
+
+    /*
+     * SO_REUSEADDR lets a restarted server bind while old connections
+     * sit in TIME_WAIT; it never lets two listeners share a port.  The
+     * socket is non-blocking because every pool thread accepts on it.
+     */
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 512) != 0) {
         int e = errno;
@@ -312,6 +335,7 @@ open_listener(struct tr_http_server *s, bool *ipv6, struct tr_error *err)
         return -1;
     }
 
+    /* The first address that binds wins, as for any passive socket. */
     for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
         fd = listen_on(ai);
         e = errno;
@@ -325,6 +349,7 @@ open_listener(struct tr_http_server *s, bool *ipv6, struct tr_error *err)
         return -1;
     }
 
+    /* Port 0 asked the kernel to choose; report what it chose. */
     getsockname(fd, (struct sockaddr *) &ss, &ss_len);
     s->port = ss.ss_family == AF_INET6
                   ? ntohs(((struct sockaddr_in6 *) &ss)->sin6_port)
@@ -348,14 +373,18 @@ tr_http_server_start(struct tr_http_server *s, struct tr_error *err)
     if (ipv6)
         flags |= MHD_USE_IPv6;
 
-    /* A pool of one is no pool: libmicrohttpd wants the option above 1. */
+    /*
+     * The logger goes first so that libmicrohttpd reports problems with
+     * the later options through it.  A pool of one is no pool: the
+     * library wants the pool option above 1 or not at all.
+     */
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, tr_http__on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, tr_http__on_log, s,
         MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) s->opts.timeout,
         MHD_OPTION_CONNECTION_LIMIT, s->opts.conn_limit,
         MHD_OPTION_NOTIFY_COMPLETED, tr_http__on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, tr_http__on_log, s,
         MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned) (s->opts.threads > 1 ? s->opts.threads : 0),
         MHD_OPTION_END);
@@ -404,6 +433,7 @@ tr_http_server_stop(struct tr_http_server *s, struct tr_error *err)
     MHD_socket fd;
     int left;
 
+    /* Only the first caller stops; later ones find the flag set. */
     pthread_mutex_lock(&s->lock);
     if (!s->started || s->stopping) {
         pthread_mutex_unlock(&s->lock);
@@ -416,6 +446,11 @@ tr_http_server_stop(struct tr_http_server *s, struct tr_error *err)
     fd = MHD_quiesce_daemon(s->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    /*
+     * Requests still running at the deadline are cut off: stopping the
+     * daemon closes their connections and joins the pool threads, which
+     * still waits for a handler that is blocked to return.
+     */
     left = wait_idle(s);
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;

@@ -72,6 +72,10 @@ struct tr_metrics {
 
 static const char *const type_names[] = {"counter", "gauge", "histogram"};
 
+/*
+ * A double travels through a 64-bit atomic as its bit pattern; memcpy is
+ * the conversion that neither breaks aliasing rules nor rounds.
+ */
 static uint64_t
 dbl_bits(double d)
 {
@@ -101,6 +105,7 @@ tr_metrics_new(void)
     return m;
 }
 
+/* Free a family with all its series; it must be out of every list. */
 static void
 family_free(struct tr_metric *f)
 {
@@ -189,6 +194,11 @@ parse_labels(struct tr_metric *f, const char *labels, struct tr_error *err)
     return TR_OK;
 }
 
+/*
+ * Only histograms have bounds.  They must be finite because +Inf is the
+ * implicit last bucket, and strictly increasing so that the search in
+ * tr_metric_histogram_observe() is well defined.
+ */
 static enum tr_err
 check_bounds(const char *name, enum tr_metric_type type, const double *bounds,
              size_t n_bounds, struct tr_error *err)
@@ -213,6 +223,7 @@ check_bounds(const char *name, enum tr_metric_type type, const double *bounds,
     return TR_OK;
 }
 
+/* Linear search: families are few and only looked up at setup. */
 static struct tr_metric *
 family_find(struct tr_metrics *m, const char *name)
 {
@@ -241,6 +252,7 @@ tr_metrics_family_new(struct tr_metrics *m, enum tr_metric_type type,
     if (rc != TR_OK)
         return rc;
 
+    /* Build the family completely before anyone can see it. */
     f = calloc(1, sizeof(*f));
     if (f == NULL)
         return TR_ERROR(err, TR_E_NOMEM, "out of memory");
@@ -282,6 +294,7 @@ fail:
     return rc;
 }
 
+/* Collectors live in a small array grown one slot at a time. */
 enum tr_err
 tr_metrics_collector_add(struct tr_metrics *m, tr_metrics_collect_fn fn,
                          void *user)
@@ -316,6 +329,7 @@ hash_values(size_t n, const char *const *values)
     return h;
 }
 
+/* Find a series by hash, then by its values; caller holds the lock. */
 static struct tr_metric_series *
 series_find(struct tr_metric *f, uint64_t h, const char *const *values)
 {
@@ -354,6 +368,7 @@ series_make(struct tr_metric *f, uint64_t h, const char *const *values)
     if (s == NULL)
         return NULL;
 
+    /* Counts and sums start at zero bits, which is 0.0 as well. */
     s->family = f;
     s->hash = h;
     s->values = (char **) (void *) &s->counts[n_counts];
@@ -374,6 +389,7 @@ tr_metric_series_get(struct tr_metric *f, const char *const *values)
     uint64_t h = hash_values(f->n_labels, values);
     struct tr_metric_series *s;
 
+    /* The common case, an existing series, only takes the read lock. */
     pthread_rwlock_rdlock(&f->lock);
     s = series_find(f, h, values);
     pthread_rwlock_unlock(&f->lock);
@@ -400,6 +416,10 @@ tr_metric_series_get(struct tr_metric *f, const char *const *values)
     return s;
 }
 
+/*
+ * Relaxed ordering is enough for every update: a scrape needs each value
+ * to be whole, not ordered against other values.
+ */
 void
 tr_metric_counter_add(struct tr_metric_series *s, uint64_t n)
 {
@@ -439,6 +459,7 @@ tr_metric_histogram_observe(struct tr_metric_series *s, double v)
     const struct tr_metric *f;
     size_t lo = 0, hi;
 
+    /* NaN fits no bucket and would poison the sum; it is dropped. */
     if (s == NULL || isnan(v))
         return;
     f = s->family;
@@ -457,6 +478,7 @@ tr_metric_histogram_observe(struct tr_metric_series *s, double v)
     add_bits(&s->sum_bits, v);
 }
 
+/* A histogram's count is the sum of its buckets, read one by one. */
 double
 tr_metric_series_value(const struct tr_metric_series *s)
 {
@@ -605,6 +627,7 @@ render_histogram(struct tr_buf *out, const struct tr_metric *f,
     for (size_t i = 0; i <= f->n_bounds && rc == TR_OK; i++) {
         struct tr_buf le;
 
+        /* The bound is printed as Prometheus parses it, e.g. "0.005". */
         cum += atomic_load_explicit(&s->counts[i], memory_order_relaxed);
         tr_buf_init(&le, 64);
         rc = i < f->n_bounds ? put_double(&le, f->bounds[i])
@@ -634,6 +657,10 @@ render_histogram(struct tr_buf *out, const struct tr_metric *f,
     return rc;
 }
 
+/*
+ * HELP and TYPE, then every series in creation order.  The read lock
+ * keeps the list stable while new series may still be added elsewhere.
+ */
 static enum tr_err
 render_family(struct tr_buf *out, struct tr_metric *f)
 {
@@ -679,6 +706,11 @@ run_collector(struct tr_buf *out, const struct collector *c)
     return rc == TR_E_TOOBIG ? rc : TR_OK;
 }
 
+/*
+ * The registry lock is held for the whole scrape so that the family list
+ * and the collector array cannot change under it; collectors must
+ * therefore not register anything themselves.
+ */
 enum tr_err
 tr_metrics_render(struct tr_metrics *m, struct tr_buf *out)
 {

@@ -10,6 +10,7 @@ tr_unit_test(http server LIBS tr_http PkgConfig::CURL TIMEOUT 60 CASES
     oversized_body_with_length_is_413
     oversized_chunked_body_is_413
     slow_client_is_disconnected_after_timeout
+    connection_limit_holds_extra_clients_back
     healthz_and_readyz_answer
     metrics_count_requests_and_run_collectors
     graceful_stop_finishes_in_flight_and_refuses_new

@@ -145,9 +145,12 @@ collect_queue(struct tr_buf *out, void *user)
     return rc;
 }
 
-/* Start a server with the test routes; timeout and grace in seconds. */
+/*
+ * Start a server with the test routes; timeout and grace in seconds,
+ * `conn_limit` 0 for the default.
+ */
 static void
-start(int timeout, int grace)
+start_with(int timeout, int grace, int threads, unsigned conn_limit)
 {
     struct tr_http_opts o = {0};
     struct tr_error err = {0};
@@ -161,10 +164,11 @@ start(int timeout, int grace)
     tr_log_init(TR_LOG_INFO, TR_LOG_FORMAT_JSON, fx.log_fd);
 
     snprintf(o.listen, sizeof(o.listen), "127.0.0.1:0");
-    o.threads = 4;
+    o.threads = threads;
     o.timeout = timeout;
     o.body_limit = 1024;
     o.shutdown_grace = grace;
+    o.conn_limit = conn_limit;
     assert_int_equal(tr_http_server_new(&o, &s, &err), TR_OK);
     assert_int_equal(tr_http_builtin_add(s, &err), TR_OK);
     assert_int_equal(tr_http_route_add(s, "GET", "/items/{id}", "item_get",
@@ -189,6 +193,12 @@ start(int timeout, int grace)
     fx.srv = s;
     fx.port = tr_http_server_port(s);
     assert_true(fx.port > 0);
+}
+
+static void
+start(int timeout, int grace)
+{
+    start_with(timeout, grace, 4, 0);
 }
 
 static void
@@ -414,8 +424,9 @@ unknown_path_is_404_json_error(void **state)
     get("/nowhere", &r);
     assert_int_equal(r.status, 404);
     assert_string_equal(header(&r, "Content-Type"), "application/json");
-    assert_string_equal(r.body, "{\"error\":{\"code\":\"notfound\","
-                                "\"message\":\"no route for \\\"/nowhere\\\"\"}}");
+    assert_string_equal(r.body,
+                        "{\"error\":{\"code\":\"notfound\",\"message\":"
+                        "\"no route for \\\"/nowhere\\\"\"}}");
 
     /* Trailing slashes, empty segments and extra depth do not match. */
     get("/items/42/", &r);
@@ -769,6 +780,36 @@ metrics_count_requests_and_run_collectors(void **state)
     finish();
 }
 
+static void
+connection_limit_holds_extra_clients_back(void **state)
+{
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                              "Connection: close\r\n\r\n";
+    char out[1024];
+    struct resp r;
+    int idle[2];
+
+    /* Two threads, two connections: each pool thread takes one. */
+    start_with(5, 5, 2, 2);
+    for (int i = 0; i < 2; i++) {
+        idle[i] = connect_port(fx.port);
+        assert_true(idle[i] >= 0);
+    }
+    usleep(200000);
+
+    /* A third client is not served while both slots are taken. */
+    raw_exchange(req, sizeof(req) - 1, out, sizeof(out), 1000);
+    assert_null(strstr(out, "200 OK"));
+
+    /* Freed slots serve new clients again. */
+    close(idle[0]);
+    close(idle[1]);
+    usleep(200000);
+    get("/healthz", &r);
+    assert_int_equal(r.status, 200);
+    finish();
+}
+
 /* ---- lifecycle -------------------------------------------------------- */
 
 struct client {
@@ -986,6 +1027,7 @@ static const struct CMUnitTest cases[] = {
     cmocka_unit_test(oversized_body_with_length_is_413),
     cmocka_unit_test(oversized_chunked_body_is_413),
     cmocka_unit_test(slow_client_is_disconnected_after_timeout),
+    cmocka_unit_test(connection_limit_holds_extra_clients_back),
     cmocka_unit_test(healthz_and_readyz_answer),
     cmocka_unit_test(metrics_count_requests_and_run_collectors),
     cmocka_unit_test(graceful_stop_finishes_in_flight_and_refuses_new),
