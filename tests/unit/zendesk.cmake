@@ -27,3 +27,15 @@ tr_unit_test(zendesk client LIBS tr_zendesk CASES
 target_compile_definitions(test_zendesk_client PRIVATE
     FAKE_ZENDESK="$<TARGET_FILE:fake_zendesk>")
 add_dependencies(test_zendesk_client fake_zendesk)
+
+# The webhook sender of the fake, and its test against the verifier.
+add_executable(fake_zendesk_send fakes/fake_zendesk_send.c)
+target_link_libraries(fake_zendesk_send PRIVATE tr_zendesk
+                      PkgConfig::CRYPTO)
+tr_unit_test(zendesk sender LIBS tr_zendesk PkgConfig::MHD CASES
+    sender_signs_deliveries_that_verify
+    sender_wrong_signatures_are_refused
+    sender_retries_failed_deliveries)
+target_compile_definitions(test_zendesk_sender PRIVATE
+    FAKE_ZENDESK_SEND="$<TARGET_FILE:fake_zendesk_send>")
+add_dependencies(test_zendesk_sender fake_zendesk_send)
