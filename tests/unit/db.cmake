@@ -13,3 +13,9 @@ tr_unit_test(db rls PG LIBS tr_db CASES
     app_role_cannot_disable_row_security
     ledger_is_append_only_and_chained
     draft_cannot_reference_other_tenants_ticket)
+tr_unit_test(db cluster LIBS tr_db TIMEOUT 120 CASES
+    cluster_is_created_reused_and_keeps_data
+    open_and_close_stop_only_a_cluster_they_started
+    long_data_dir_gets_a_short_socket_dir
+    missing_programs_say_what_to_install
+    data_dir_of_another_user_is_refused)
