@@ -51,6 +51,17 @@ xml_init(void)
 }
 
 /*
+ * Swallow libxml2's messages: broken input is normal here and the parse
+ * options do not silence everything (encoding errors still print).
+ */
+static void
+xml_quiet(void *ctx, const char *fmt, ...)
+{
+    (void) ctx;
+    (void) fmt;
+}
+
+/*
  * Return whether `name` is one of the zero-terminated list `names`.
  */
 static int
@@ -243,7 +254,10 @@ tr_text_from_html(const char *html, size_t len, struct tr_text_blocks *out,
     if (html == NULL || len == 0)
         return TR_OK;
 
+    /* Error handlers are per thread in libxml2, so set them each time. */
     pthread_once(&xml_once, xml_init);
+    xmlSetGenericErrorFunc(NULL, xml_quiet);
+    xmlSetStructuredErrorFunc(NULL, NULL);
     doc = htmlReadMemory(html, (int) len, NULL, NULL, opts);
     if (doc == NULL)
         return TR_OK;

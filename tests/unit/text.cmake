@@ -19,3 +19,25 @@ tr_unit_test(text chunk LIBS tr_text CASES
     text_chunk_long_word_is_cut_at_characters
     text_chunk_rejects_overlap_not_below_budget
     text_chunk_offsets_match_html_plain_text)
+
+# libFuzzer target for the HTML parser and chunking, clang only:
+#   cmake -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DTR_FUZZ=ON
+#   ./tests/fuzz_html -max_total_time=60 <corpus copy> \
+#       ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/html
+# The text sources are compiled into the target so that they carry the
+# fuzzer's coverage instrumentation.
+option(TR_FUZZ "Build libFuzzer targets (clang only)" OFF)
+if(TR_FUZZ AND CMAKE_C_COMPILER_ID STREQUAL "Clang")
+    set(tr_text_dir ${CMAKE_SOURCE_DIR}/index/text)
+    add_executable(fuzz_html fuzz/fuzz_html.c
+        ${tr_text_dir}/text_blocks.c ${tr_text_dir}/text_html.c
+        ${tr_text_dir}/text_md.c ${tr_text_dir}/text_chunk.c
+        ${tr_text_dir}/text_words.c)
+    target_include_directories(fuzz_html PRIVATE ${tr_text_dir})
+    target_compile_options(fuzz_html PRIVATE
+        -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer)
+    target_link_options(fuzz_html PRIVATE
+        -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(fuzz_html PRIVATE tr_base
+                          PkgConfig::XML2 PkgConfig::CMARK)
+endif()
