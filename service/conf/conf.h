@@ -20,6 +20,10 @@
 
 #include "err.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define TR_CONF_STR_MAX 1024
 
 /* Where a value came from, shown by `triage config show`. */
@@ -109,5 +113,9 @@ void tr_conf_mask_url(const char *url, char *out, size_t out_len);
  */
 enum tr_err tr_conf_listen_split(const char *listen, char *host,
                                  size_t host_len, int *port);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* TR_CONF_H */

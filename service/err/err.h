@@ -19,6 +19,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * X-macro list of codes: name, HTTP status, short description.  The
  * description is what tr_err_str() returns and what a user reads.
@@ -139,5 +143,9 @@ void tr_error_clear(struct tr_error *err);
  * Return the message of `err` if set, else the description of its code.
  */
 const char *tr_error_msg(const struct tr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* TR_ERR_H */

@@ -16,6 +16,10 @@
 
 #include <stdbool.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum tr_log_level {
     TR_LOG_FATAL = 0,
     TR_LOG_ERROR,
@@ -111,5 +115,9 @@ void tr_log_write(enum tr_log_level level, const char *mod, const char *event,
 #define TR_LOG_WARN(mod, ev, kv, ...) TR_LOG(TR_LOG_WARN, mod, ev, kv, __VA_ARGS__)
 #define TR_LOG_INFO(mod, ev, kv, ...) TR_LOG(TR_LOG_INFO, mod, ev, kv, __VA_ARGS__)
 #define TR_LOG_DEBUG(mod, ev, kv, ...) TR_LOG(TR_LOG_DEBUG, mod, ev, kv, __VA_ARGS__)
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* TR_LOG_H */

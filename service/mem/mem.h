@@ -18,6 +18,10 @@
 
 #include "err.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct tr_arena;
 
 /*
@@ -130,5 +134,9 @@ enum tr_err tr_buf_json_str(struct tr_buf *b, const char *s);
  * the caller frees with free(); the buffer is left empty.
  */
 char *tr_buf_steal(struct tr_buf *b);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* TR_MEM_H */
