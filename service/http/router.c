@@ -98,7 +98,7 @@ tr_http__route_parse(struct tr_http_route *r, const char *pattern,
 }
 
 /*
- * Split `path` (which starts with '/') into at most TR_HTTP_MAX_SEGMENTS
+ * Split `path` into at most TR_HTTP_MAX_SEGMENTS
  * segments, in place.  Returns the count, or -1 when the path has too
  * many segments or an empty one ("//", a trailing '/'), which no route
  * matches.
@@ -109,6 +109,9 @@ split_path(char *path, char **segs)
     int n = 0;
     char *p = path + 1;
 
+    /* "*" (OPTIONS) and absolute URIs are not paths any route serves. */
+    if (path[0] != '/')
+        return -1;
     if (*p == '\0')
         return 0;
     for (;;) {

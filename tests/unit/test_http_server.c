@@ -186,6 +186,8 @@ start_with(int timeout, int grace, int threads, unsigned conn_limit)
                                        h_fail, NULL, &err), TR_OK);
     assert_int_equal(tr_http_route_add(s, "GET", "/slow", "slow", h_slow,
                                        NULL, &err), TR_OK);
+    assert_int_equal(tr_http_route_add(s, "OPTIONS", "/", "root", h_echo,
+                                       NULL, &err), TR_OK);
     tr_http_server_set_ready(s, ready_cb, NULL);
     assert_int_equal(tr_metrics_collector_add(tr_http_server_metrics(s),
                                               collect_queue, NULL), TR_OK);
@@ -418,6 +420,9 @@ routes_match_params_and_prefer_literals(void **state)
 static void
 unknown_path_is_404_json_error(void **state)
 {
+    static const char star[] = "OPTIONS * HTTP/1.1\r\nHost: x\r\n"
+                               "Connection: close\r\n\r\n";
+    char out[2048];
     struct resp r;
 
     start(5, 5);
@@ -436,6 +441,10 @@ unknown_path_is_404_json_error(void **state)
     get("/items/42/more", &r);
     assert_int_equal(r.status, 404);
     assert_int_equal(atomic_load(&fx.calls), 0);
+
+    /* "*" is not the root path, even where a root route exists. */
+    raw_exchange(star, sizeof(star) - 1, out, sizeof(out), 3000);
+    assert_true(strncmp(out, "HTTP/1.1 404", 12) == 0);
     finish();
 }
 
