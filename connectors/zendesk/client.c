@@ -112,6 +112,11 @@ has_credentials(const struct tr_zendesk_cfg *cfg)
            cfg->api_token != NULL && cfg->api_token[0] != '\0';
 }
 
+/*
+ * The credentials are checked first so that nothing is allocated for a
+ * configuration that cannot work; every later failure goes through one
+ * exit that frees what was built.
+ */
 struct tr_zendesk *
 tr_zendesk_new(const struct tr_zendesk_cfg *cfg, struct tr_error *err)
 {
@@ -155,6 +160,7 @@ fail:
     return NULL;
 }
 
+/* The Authorization line holds the secret: wipe it before freeing. */
 void
 tr_zendesk_free(struct tr_zendesk *zd)
 {
@@ -210,9 +216,9 @@ answer_error(const struct tr_httpc_resp *resp, const char *what,
 }
 
 enum tr_err
-tr_zendesk__call(struct tr_zendesk *zd, const char *method, const char *path,
-         const struct tr_buf *body, const char *what, cJSON **root,
-         struct tr_error *err)
+tr_zendesk__call(struct tr_zendesk *zd, const char *method,
+                 const char *path, const struct tr_buf *body,
+                 const char *what, cJSON **root, struct tr_error *err)
 {
     const char *headers[3];
     struct tr_httpc_req req;
@@ -229,6 +235,8 @@ tr_zendesk__call(struct tr_zendesk *zd, const char *method, const char *path,
         goto out;
     }
 
+    /* Zendesk wants Accept on every call and Content-Type with a body;
+     * the Authorization line was prepared once by tr_zendesk_new(). */
     headers[0] = "Accept: application/json";
     headers[1] = zd->auth;
     headers[2] = "Content-Type: application/json";
@@ -241,6 +249,7 @@ tr_zendesk__call(struct tr_zendesk *zd, const char *method, const char *path,
     req.body_len = body != NULL ? body->len : 0;
     req.max_response = zd->max_response;
 
+    /* Retries, waits and the tenant's budget all happen in here. */
     rc = tr_httpc_request(zd->hc, &zd->policy, zd->budget, zd->budget_arg,
                           &req, &resp, err);
     if (rc != TR_OK)
@@ -250,6 +259,8 @@ tr_zendesk__call(struct tr_zendesk *zd, const char *method, const char *path,
         goto out;
     }
 
+    /* A 2xx body must be a JSON object; a truncated or HTML answer from
+     * a proxy is reported, never half-read. */
     *root = cJSON_ParseWithLength(resp.body.data != NULL ? resp.body.data
                                                          : "",
                                   resp.body.len);
@@ -273,6 +284,7 @@ out:
     return rc;
 }
 
+/* GET /tickets/{id}.json and parse {"ticket": {...}}. */
 enum tr_err
 tr_zendesk_ticket_fetch(struct tr_zendesk *zd, struct tr_arena *a,
                         int64_t id, struct tr_zendesk_ticket *out,
@@ -295,6 +307,7 @@ tr_zendesk_ticket_fetch(struct tr_zendesk *zd, struct tr_arena *a,
     return rc;
 }
 
+/* Brackets are percent-encoded so no layer mistakes them for a glob. */
 enum tr_err
 tr_zendesk__cursor_query(struct tr_buf *path, int page_size, const char *after)
 {
@@ -320,6 +333,10 @@ tr_zendesk__read_meta(struct tr_arena *a, const cJSON *root, bool *has_more,
     *after = tr_zendesk__json_str(a, meta, "after_cursor");
 }
 
+/*
+ * One page of comments.  The arena array gets one spare slot so that an
+ * empty page still yields a valid pointer.
+ */
 enum tr_err
 tr_zendesk_comments_list(struct tr_zendesk *zd, struct tr_arena *a,
                          int64_t ticket_id, const char *after,
@@ -338,12 +355,14 @@ tr_zendesk_comments_list(struct tr_zendesk *zd, struct tr_arena *a,
     tr_buf_init(&path, 4096);
     tr_buf_printf(&path, "/tickets/%lld/comments.json",
                   (long long) ticket_id);
-    rc = tr_zendesk__cursor_query(&path, page_size > 0 ? page_size : 100, after);
+    rc = tr_zendesk__cursor_query(&path, page_size > 0 ? page_size : 100,
+                                  after);
     if (rc != TR_OK) {
         rc = TR_ERROR(err, rc, "comment cursor too long");
         goto out;
     }
-    rc = tr_zendesk__call(zd, "GET", path.data, NULL, "comment list", &root, err);
+    rc = tr_zendesk__call(zd, "GET", path.data, NULL, "comment list",
+                          &root, err);
     if (rc != TR_OK)
         goto out;
 
@@ -399,6 +418,12 @@ export_tickets(struct tr_arena *a, const cJSON *root,
     return TR_OK;
 }
 
+/*
+ * One export page.  A cursor wins over start_time, as Zendesk wants: the
+ * cursor alone says where to continue.  end_of_stream is required, since
+ * a loop that polls until it is true must never spin on a page that
+ * lacks it.
+ */
 enum tr_err
 tr_zendesk_export_next(struct tr_zendesk *zd, struct tr_arena *a,
                        int64_t start_time, const char *cursor,
@@ -429,8 +454,8 @@ tr_zendesk_export_next(struct tr_zendesk *zd, struct tr_arena *a,
         goto out;
     }
 
-    rc = tr_zendesk__call(zd, "GET", path.data, NULL, "incremental export", &root,
-                  err);
+    rc = tr_zendesk__call(zd, "GET", path.data, NULL, "incremental export",
+                          &root, err);
     if (rc != TR_OK)
         goto out;
     rc = export_tickets(a, root, out, err);

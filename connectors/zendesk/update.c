@@ -33,6 +33,10 @@ put_str(struct tr_buf *b, const char *key, const char *value)
     return rc;
 }
 
+/*
+ * The comment object.  public is always sent explicitly, since the
+ * default of the API for a missing flag is not something to rely on.
+ */
 static enum tr_err
 put_comment(struct tr_buf *b, const struct tr_zendesk_update *u)
 {
@@ -49,6 +53,7 @@ put_comment(struct tr_buf *b, const struct tr_zendesk_update *u)
     return rc;
 }
 
+/* tags replaces the whole list on Zendesk's side; sent only if asked. */
 static enum tr_err
 put_tags(struct tr_buf *b, const struct tr_zendesk_update *u)
 {
@@ -102,6 +107,12 @@ update_body(struct tr_buf *b, const struct tr_zendesk_update *u)
     return rc;
 }
 
+/*
+ * One PUT.  Nothing here retries on its own beyond the policy: a PUT
+ * that timed out may still have been applied, which is why the caller
+ * records Zendesk's answer (the audit id) and checks before posting
+ * again.
+ */
 enum tr_err
 tr_zendesk_ticket_update(struct tr_zendesk *zd, struct tr_arena *a,
                          int64_t id, const struct tr_zendesk_update *upd,
@@ -158,6 +169,7 @@ locale_ok(const char *s)
     return true;
 }
 
+/* Parse the "articles" array and the cursor meta of a list page. */
 static enum tr_err
 articles_from(struct tr_arena *a, const cJSON *root,
               struct tr_zendesk_article_page *out, struct tr_error *err)
@@ -184,6 +196,10 @@ articles_from(struct tr_arena *a, const cJSON *root,
     return TR_OK;
 }
 
+/*
+ * Cursor mode is always used (page[size] is sent), so paging is stable
+ * while articles change, unlike offset paging.
+ */
 enum tr_err
 tr_zendesk_articles_list(struct tr_zendesk *zd, struct tr_arena *a,
                          const char *locale, const char *after,

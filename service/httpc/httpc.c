@@ -40,6 +40,10 @@ struct transfer {
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_OK;
 
+/*
+ * curl_global_init() is not thread-safe, so it runs exactly once, from
+ * whichever thread gets here first (main, in practice).
+ */
 static void
 global_init_once(void)
 {
@@ -57,6 +61,10 @@ tr_httpc_global_init(struct tr_error *err)
     return TR_OK;
 }
 
+/*
+ * Defaults follow the OpenAI and Anthropic SDKs: 5 s to connect, 600 s
+ * for the whole request.  The easy handle is made once and reused.
+ */
 struct tr_httpc *
 tr_httpc_new(const struct tr_httpc_opts *opts, struct tr_error *err)
 {
@@ -88,6 +96,7 @@ tr_httpc_new(const struct tr_httpc_opts *opts, struct tr_error *err)
     return c;
 }
 
+/* Cleaning the handle closes its cached connections. */
 void
 tr_httpc_free(struct tr_httpc *c)
 {
@@ -151,6 +160,11 @@ header_is(const char *line, size_t n, const char *name, size_t *val_off)
     return true;
 }
 
+/*
+ * libcurl calls this once per header line, status lines included.  Only
+ * the headers the policy needs are copied; the rest, Set-Cookie and
+ * friends, are dropped unseen.
+ */
 static size_t
 on_header(char *line, size_t size, size_t nitems, void *arg)
 {
@@ -188,6 +202,7 @@ on_header(char *line, size_t size, size_t nitems, void *arg)
     return n;
 }
 
+/* Body bytes go to the capped buffer of the response. */
 static size_t
 on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -261,6 +276,12 @@ fail:
     return NULL;
 }
 
+/*
+ * Options of one transfer.  Redirects are not followed (an API answer
+ * that redirects is an error to see, and following could carry the
+ * Authorization header elsewhere); only http and https are allowed;
+ * compressed answers are accepted and the cap applies after decoding.
+ */
 static void
 set_options(struct tr_httpc *c, const struct tr_httpc_req *req,
             struct transfer *t, struct curl_slist *headers)
@@ -321,6 +342,11 @@ map_curl_error(struct tr_httpc *c, const struct tr_httpc_req *req,
     return rc;
 }
 
+/*
+ * One attempt.  The header list is built per request and released on
+ * every path; the handle is reset first so no option of an earlier
+ * request leaks into this one, while its connection cache survives.
+ */
 enum tr_err
 tr_httpc_send(struct tr_httpc *c, const struct tr_httpc_req *req,
               struct tr_httpc_resp *resp, struct tr_error *err)

@@ -22,6 +22,7 @@
 #include "httpc.h"
 #include "log.h"
 
+/* The default sleep: nanosleep, resumed after signals. */
 static void
 real_sleep(void *arg, double seconds)
 {
@@ -35,6 +36,7 @@ real_sleep(void *arg, double seconds)
         ;
 }
 
+/* The default clock: wall time, since HTTP-dates are wall time. */
 static double
 real_clock(void *arg)
 {
@@ -65,6 +67,11 @@ real_rand(void *arg)
     return (double) ((x * 0x2545f4914f6cdd1dULL) >> 11) / 9007199254740992.0;
 }
 
+/*
+ * The common part is openai-python's and anthropic-python's: 2
+ * retries, 0.5 s doubling to 8 s.  The presets differ in the cap on
+ * server waits and what happens above it.
+ */
 void
 tr_httpc_policy_preset(struct tr_httpc_policy *p, enum tr_httpc_preset which)
 {
@@ -154,6 +161,10 @@ parse_number(const char *s)
     return v;
 }
 
+/*
+ * retry-after-ms wins because it is the more precise of the two; a
+ * date in the past means "now", which callers treat as no usable wait.
+ */
 double
 tr_httpc_parse_retry_after(const char *retry_after_ms,
                            const char *retry_after, double now)
@@ -179,6 +190,12 @@ tr_httpc_parse_retry_after(const char *retry_after_ms,
     return v > 0 ? v : 0;
 }
 
+/*
+ * The server's wait first, when it is positive and within the cap;
+ * what happens above the cap is the preset's choice.  Then backoff:
+ * 0.5 s * 2^retry up to 8 s, times 1 - 0.25 * r for r in [0, 1), which
+ * is the jitter factor in (0.75, 1] of the SDKs.
+ */
 double
 tr_httpc_policy_delay(const struct tr_httpc_policy *p, int retry,
                       const struct tr_httpc_resp *resp)
@@ -210,6 +227,7 @@ tr_httpc_policy_delay(const struct tr_httpc_policy *p, int retry,
     return base * (1.0 - 0.25 * r);
 }
 
+/* Sleep through the policy's function and account for the wait. */
 static void
 policy_sleep(const struct tr_httpc_policy *p, double s,
              struct tr_httpc_resp *resp)
@@ -236,6 +254,7 @@ wait_budget(const struct tr_httpc_policy *p, tr_httpc_budget_fn *budget,
         policy_sleep(p, w, resp);
 }
 
+/* One warning per retry: ids and numbers only, never URLs or bodies. */
 static void
 log_retry(const struct tr_httpc_policy *p, enum tr_err rc,
           const struct tr_httpc_resp *resp, int attempt, double delay)
@@ -249,6 +268,11 @@ log_retry(const struct tr_httpc_policy *p, enum tr_err rc,
                 "retrying request after a failed attempt");
 }
 
+/*
+ * The retry loop.  The budget is asked before every attempt, retries
+ * included, so a tenant's limit also paces its retries.  The last
+ * attempt's result is returned as is, so callers see the real status.
+ */
 enum tr_err
 tr_httpc_request(struct tr_httpc *c, const struct tr_httpc_policy *policy,
                  tr_httpc_budget_fn *budget, void *budget_arg,
@@ -338,6 +362,10 @@ tr_httpc_bucket_init(struct tr_httpc_bucket *b, double rate_per_min,
     b->last = b->clock(b->clock_arg);
 }
 
+/*
+ * Refill by the time passed since the last call, capped at the burst,
+ * then take a token or say how long until one is there.
+ */
 double
 tr_httpc_bucket_take(void *arg)
 {
@@ -366,6 +394,7 @@ tr_httpc_bucket_cleanup(struct tr_httpc_bucket *b)
     pthread_mutex_destroy(&b->lock);
 }
 
+/* RFC 3986 unreserved characters pass; everything else is %XX. */
 enum tr_err
 tr_httpc_query_escape(struct tr_buf *b, const char *s)
 {
