@@ -36,7 +36,7 @@ tr_eval_run_opts_default(struct tr_eval_run_opts *o)
     tr_bm25_opts_default(&o->bm25);
     tr_embed_local_opts_default(&o->embed);
     tr_search_opts_default(&o->search);
-    o->title_repeat = 1;
+    o->title_repeat = 2;
 }
 
 static double

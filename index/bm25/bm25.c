@@ -22,7 +22,7 @@ tr_bm25_opts_default(struct tr_bm25_opts *o)
     memset(o, 0, sizeof(*o));
     o->k1 = 1.2;
     o->b = 0.75;
-    o->title_weight = 2.0;
+    o->title_weight = 3.0;
     strcpy(o->stem_lang, "english");
 }
 
@@ -83,6 +83,7 @@ tr_bm25_free(struct tr_bm25 *ix)
     free(ix->slots);
     free(ix->ids);
     free(ix->lens);
+    free(ix->tlens);
     tr_bm25_tokenizer_free(ix->tok);
     free(ix);
 }
@@ -181,7 +182,8 @@ tr_bm25__term_intern(struct tr_bm25 *ix, const char *s, size_t len)
 }
 
 enum tr_err
-tr_bm25__post_add(struct tr_bm25__term *t, uint32_t doc, float tf)
+tr_bm25__post_add(struct tr_bm25__term *t, uint32_t doc, float tf,
+                  float tft)
 {
     if (t->n_post == t->cap_post) {
         uint32_t cap = t->cap_post ? t->cap_post * 2 : 4;
@@ -194,6 +196,7 @@ tr_bm25__post_add(struct tr_bm25__term *t, uint32_t doc, float tf)
     }
     t->post[t->n_post].doc = doc;
     t->post[t->n_post].tf = tf;
+    t->post[t->n_post].tft = tft;
     t->post[t->n_post].w = 0.0f;
     t->n_post++;
     return TR_OK;
@@ -203,7 +206,7 @@ tr_bm25__post_add(struct tr_bm25__term *t, uint32_t doc, float tf)
 struct add_ctx {
     struct tr_bm25 *ix;
     uint32_t doc;
-    float weight;
+    int in_title;
 };
 
 /*
@@ -221,12 +224,19 @@ add_token(void *arg, const char *tok, size_t len)
     if (n < 0)
         return TR_E_NOMEM;
     t = &c->ix->terms[n];
-    c->ix->lens[c->doc] += c->weight;
-    if (t->n_post > 0 && t->post[t->n_post - 1].doc == c->doc) {
-        t->post[t->n_post - 1].tf += c->weight;
-        return TR_OK;
+    if (c->in_title)
+        c->ix->tlens[c->doc] += 1.0f;
+    else
+        c->ix->lens[c->doc] += 1.0f;
+    if (t->n_post == 0 || t->post[t->n_post - 1].doc != c->doc) {
+        if (tr_bm25__post_add(t, c->doc, 0.0f, 0.0f) != TR_OK)
+            return TR_E_NOMEM;
     }
-    return tr_bm25__post_add(t, c->doc, c->weight);
+    if (c->in_title)
+        t->post[t->n_post - 1].tft += 1.0f;
+    else
+        t->post[t->n_post - 1].tf += 1.0f;
+    return TR_OK;
 }
 
 /* Make room for one more chunk. */
@@ -249,6 +259,10 @@ reserve_doc(struct tr_bm25 *ix)
     if (p == NULL)
         return TR_E_NOMEM;
     ix->lens = p;
+    p = realloc(ix->tlens, cap * sizeof(*ix->tlens));
+    if (p == NULL)
+        return TR_E_NOMEM;
+    ix->tlens = p;
     ix->cap_docs = cap;
     return TR_OK;
 }
@@ -257,7 +271,7 @@ enum tr_err
 tr_bm25_add(struct tr_bm25 *ix, int64_t id, const char *title,
             const char *text, struct tr_error *err)
 {
-    struct add_ctx c = {ix, 0, 1.0f};
+    struct add_ctx c = {ix, 0, 0};
     enum tr_err rc;
 
     if (ix->built)
@@ -274,6 +288,7 @@ tr_bm25_add(struct tr_bm25 *ix, int64_t id, const char *title,
     c.doc = (uint32_t) ix->n_docs;
     ix->ids[c.doc] = id;
     ix->lens[c.doc] = 0.0f;
+    ix->tlens[c.doc] = 0.0f;
     ix->n_docs++;
 
     /*
@@ -281,10 +296,10 @@ tr_bm25_add(struct tr_bm25 *ix, int64_t id, const char *title,
      * is then only fit for tr_bm25_free(), which the caller does anyway.
      */
     if (title != NULL) {
-        c.weight = (float) ix->opts.title_weight;
+        c.in_title = 1;
         rc = tr_bm25_tokenize(ix->tok, title, add_token, &c);
     }
-    c.weight = 1.0f;
+    c.in_title = 0;
     if (rc == TR_OK)
         rc = tr_bm25_tokenize(ix->tok, text, add_token, &c);
     if (rc != TR_OK)
@@ -293,15 +308,25 @@ tr_bm25_add(struct tr_bm25 *ix, int64_t id, const char *title,
     return TR_OK;
 }
 
+/* Length normalisation of a field of length `len`, average `avg`. */
+static double
+field_norm(double b, double len, double avg)
+{
+    return avg > 0.0 ? 1.0 - b + b * len / avg : 1.0;
+}
+
 void
 tr_bm25__finish(struct tr_bm25 *ix)
 {
-    double total = 0.0, n = (double) ix->n_docs;
-    double k1 = ix->opts.k1, b = ix->opts.b;
+    double total = 0.0, ttotal = 0.0, n = (double) ix->n_docs;
+    double k1 = ix->opts.k1, b = ix->opts.b, tw = ix->opts.title_weight;
 
-    for (size_t d = 0; d < ix->n_docs; d++)
+    for (size_t d = 0; d < ix->n_docs; d++) {
         total += ix->lens[d];
+        ttotal += ix->tlens[d];
+    }
     ix->avgdl = ix->n_docs ? total / n : 0.0;
+    ix->avgtl = ix->n_docs ? ttotal / n : 0.0;
 
     /* Everything but the IDF is fixed per posting, so fold it in now. */
     for (size_t i = 0; i < ix->n_terms; i++) {
@@ -311,11 +336,14 @@ tr_bm25__finish(struct tr_bm25 *ix)
         t->idf = (float) log(1.0 + (n - df + 0.5) / (df + 0.5));
         for (uint32_t j = 0; j < t->n_post; j++) {
             struct tr_bm25__post *p = &t->post[j];
-            double norm = 1.0 - b;
+            double tf = 0.0;
 
-            if (ix->avgdl > 0.0)
-                norm += b * ix->lens[p->doc] / ix->avgdl;
-            p->w = (float) (p->tf * (k1 + 1.0) / (p->tf + k1 * norm));
+            if (p->tf > 0.0f)
+                tf += p->tf / field_norm(b, ix->lens[p->doc], ix->avgdl);
+            if (p->tft > 0.0f)
+                tf += tw * p->tft / field_norm(b, ix->tlens[p->doc],
+                                               ix->avgtl);
+            p->w = (float) (tf * (k1 + 1.0) / (tf + k1));
         }
     }
     ix->built = 1;

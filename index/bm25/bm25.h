@@ -7,9 +7,10 @@
  * may call tr_bm25_search() on it at the same time.  Chunk ids are the
  * caller's int64 keys; ties in score are broken by insertion order so
  * that results are deterministic.  Scores follow Okapi BM25 with
- * IDF ln(1 + (N - df + 0.5) / (df + 0.5)); a title's tokens count
- * `title_weight` times in the term frequency and the length (a simple
- * BM25F).  An index serializes to a flat byte buffer (host byte order,
+ * IDF ln(1 + (N - df + 0.5) / (df + 0.5)).  Title and text are two
+ * fields (BM25F): tf = title_weight * tf_title / B_title + tf_text /
+ * B_text with B_f = 1 - b + b * len_f / avglen_f, then the score is
+ * idf * tf * (k1 + 1) / (tf + k1).  With no title it is plain BM25.  An index serializes to a flat byte buffer (host byte order,
  * little-endian on every supported machine) and loads back from it.
  *
  * SPDX-License-Identifier: Apache-2.0
@@ -63,7 +64,7 @@ typedef enum tr_err (*tr_bm25_token_fn)(void *ctx, const char *tok,
                                         size_t len);
 
 /*
- * Fill `o` with the defaults: k1 1.2, b 0.75, title weight 2, English
+ * Fill `o` with the defaults: k1 1.2, b 0.75, title weight 3, English
  * stemming.  Pure, any thread.
  */
 void tr_bm25_opts_default(struct tr_bm25_opts *o);

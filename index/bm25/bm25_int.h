@@ -6,7 +6,10 @@
  * table of term numbers.  Each term owns its postings, in increasing
  * chunk order because chunks are added one after the other.  After
  * tr_bm25_build() every posting also carries its length-normalised
- * weight, so a search only multiplies by the term's IDF.
+ * weight, so a search only multiplies by the term's IDF.  Title and
+ * text are two fields in the manner of BM25F: each frequency is
+ * normalised by its own field's length, the title's is multiplied by
+ * the title weight, and the sum is saturated once with k1.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -17,10 +20,14 @@
 
 #include "bm25.h"
 
-/* One chunk holding a term: its number, frequency and weight. */
+/*
+ * One chunk holding a term: its number, frequencies in the text and in
+ * the title, and the weight derived from them.
+ */
 struct tr_bm25__post {
     uint32_t doc;
     float tf;
+    float tft;
     float w;
 };
 
@@ -37,12 +44,14 @@ struct tr_bm25 {
     struct tr_bm25_opts opts;
     int built;
     double avgdl;
+    double avgtl;
 
     /* Chunks, by insertion number. */
     size_t n_docs;
     size_t cap_docs;
     int64_t *ids;
-    float *lens;
+    float *lens;            /* text lengths in tokens */
+    float *tlens;           /* title lengths in tokens */
 
     /* Terms and the hash table of their numbers plus one (0 = empty). */
     size_t n_terms;
@@ -69,11 +78,11 @@ int64_t tr_bm25__term_lookup(const struct tr_bm25 *ix, const char *s,
 int64_t tr_bm25__term_intern(struct tr_bm25 *ix, const char *s, size_t len);
 
 /*
- * Append a posting of chunk `doc` with frequency `tf` to term `t`.
- * Returns TR_OK or TR_E_NOMEM.
+ * Append a posting of chunk `doc` with text frequency `tf` and title
+ * frequency `tft` to term `t`.  Returns TR_OK or TR_E_NOMEM.
  */
 enum tr_err tr_bm25__post_add(struct tr_bm25__term *t, uint32_t doc,
-                              float tf);
+                              float tf, float tft);
 
 /* Compute IDFs, average length and posting weights of `ix`. */
 void tr_bm25__finish(struct tr_bm25 *ix);

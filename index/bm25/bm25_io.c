@@ -19,7 +19,7 @@
 #include "bm25_int.h"
 
 #define BM25_MAGIC "TRBM25"
-#define BM25_VERSION 1
+#define BM25_VERSION 2
 
 struct reader {
     const unsigned char *p;
@@ -68,6 +68,9 @@ tr_bm25_save(const struct tr_bm25 *ix, struct tr_buf *out,
         rc = tr_buf_append(out, ix->ids, ix->n_docs * sizeof(*ix->ids));
     if (rc == TR_OK)
         rc = tr_buf_append(out, ix->lens, ix->n_docs * sizeof(*ix->lens));
+    if (rc == TR_OK)
+        rc = tr_buf_append(out, ix->tlens,
+                           ix->n_docs * sizeof(*ix->tlens));
 
     for (size_t i = 0; i < ix->n_terms && rc == TR_OK; i++) {
         const struct tr_bm25__term *t = &ix->terms[i];
@@ -81,6 +84,8 @@ tr_bm25_save(const struct tr_bm25 *ix, struct tr_buf *out,
             rc = tr_buf_append(out, &t->post[j].doc, sizeof(uint32_t));
             if (rc == TR_OK)
                 rc = tr_buf_append(out, &t->post[j].tf, sizeof(float));
+            if (rc == TR_OK)
+                rc = tr_buf_append(out, &t->post[j].tft, sizeof(float));
         }
     }
     if (rc != TR_OK)
@@ -107,9 +112,9 @@ read_header(struct reader *r, struct tr_bm25_opts *o, uint64_t counts[3])
         || take(r, counts, 3 * sizeof(uint64_t)) != 0)
         return -1;
 
-    /* Each chunk needs 12 bytes and each term at least 9. */
-    if (counts[0] > r->left / 12 || counts[1] > r->left / 9
-        || counts[2] > r->left / 8)
+    /* Each chunk needs 16 bytes and each term at least 9. */
+    if (counts[0] > r->left / 16 || counts[1] > r->left / 9
+        || counts[2] > r->left / 12)
         return -1;
     return 0;
 }
@@ -138,13 +143,15 @@ read_term(struct reader *r, struct tr_bm25 *ix, uint64_t *n_post_left)
     /* Postings must name existing chunks in increasing order. */
     for (uint32_t j = 0; j < n_post; j++) {
         uint32_t doc;
-        float tf;
+        float tf, tft;
 
-        if (take(r, &doc, sizeof(doc)) != 0 || take(r, &tf, sizeof(tf)) != 0)
+        if (take(r, &doc, sizeof(doc)) != 0 || take(r, &tf, sizeof(tf)) != 0
+            || take(r, &tft, sizeof(tft)) != 0)
             return -1;
-        if (doc >= ix->n_docs || (j > 0 && doc <= prev) || !(tf > 0.0f))
+        if (doc >= ix->n_docs || (j > 0 && doc <= prev) || !(tf >= 0.0f)
+            || !(tft >= 0.0f) || !(tf + tft > 0.0f))
             return -1;
-        if (tr_bm25__post_add(t, doc, tf) != TR_OK)
+        if (tr_bm25__post_add(t, doc, tf, tft) != TR_OK)
             return -1;
         prev = doc;
     }
@@ -170,13 +177,15 @@ tr_bm25_load(const void *data, size_t len, struct tr_error *err)
     ix->n_docs = ix->cap_docs = counts[0];
     ix->ids = malloc((counts[0] + 1) * sizeof(*ix->ids));
     ix->lens = malloc((counts[0] + 1) * sizeof(*ix->lens));
-    if (ix->ids == NULL || ix->lens == NULL)
+    ix->tlens = malloc((counts[0] + 1) * sizeof(*ix->tlens));
+    if (ix->ids == NULL || ix->lens == NULL || ix->tlens == NULL)
         goto bad;
     if (take(&r, ix->ids, counts[0] * sizeof(*ix->ids)) != 0
-        || take(&r, ix->lens, counts[0] * sizeof(*ix->lens)) != 0)
+        || take(&r, ix->lens, counts[0] * sizeof(*ix->lens)) != 0
+        || take(&r, ix->tlens, counts[0] * sizeof(*ix->tlens)) != 0)
         goto bad;
     for (size_t d = 0; d < ix->n_docs; d++)
-        if (!(ix->lens[d] >= 0.0f))
+        if (!(ix->lens[d] >= 0.0f) || !(ix->tlens[d] >= 0.0f))
             goto bad;
 
     for (uint64_t i = 0; i < counts[1]; i++)

@@ -38,7 +38,7 @@ void
 tr_search_opts_default(struct tr_search_opts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->fusion = TR_SEARCH_RRF;
+    o->fusion = TR_SEARCH_SCORE;
     o->rrf_k = 60.0;
     o->w_bm25 = 1.0;
     o->w_dense = 1.0;

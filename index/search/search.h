@@ -69,8 +69,10 @@ struct tr_search_list {
 
 struct tr_search;
 
-/* Fill `o` with the defaults (RRF, k 60, weights 1 and 1, depth 100,
- * grouped).  Pure. */
+/*
+ * Fill `o` with the defaults: score fusion (RRF k 60 when switched to
+ * RRF), weights 1 and 1, depth 100, grouped by article.  Pure.
+ */
 void tr_search_opts_default(struct tr_search_opts *o);
 
 /*

@@ -23,6 +23,7 @@ search_rrf_fuses_hand_made_lists(void **state)
     size_t n;
 
     tr_search_opts_default(&o);
+    o.fusion = TR_SEARCH_RRF;
     o.group_by_article = 0;
     assert_int_equal(tr_search_fuse(NULL, &o, &b, &d, 4, h, &n, NULL),
                      TR_OK);
@@ -100,6 +101,7 @@ search_groups_chunks_by_article(void **state)
     assert_non_null(bm);
     assert_int_equal(tr_bm25_build(bm, NULL), TR_OK);
     tr_search_opts_default(&o);
+    o.fusion = TR_SEARCH_RRF;
     s = tr_search_new(bm, NULL, NULL, chunks, arts, 6, &o, NULL);
     assert_non_null(s);
 
