@@ -29,7 +29,7 @@ static bool log_text = false;
 static int log_fd = 2;
 static bool log_ready = false;
 
-static _Thread_local char log_req_id[64];
+static _Thread_local char log_req_id[65];
 
 static const char *const level_names[] = {
     "fatal", "error", "warn", "info", "debug"

@@ -84,7 +84,7 @@ bool tr_log_enabled(enum tr_log_level level);
 
 /*
  * Set the request id that every line of the calling thread carries until
- * it is set again; NULL clears it.  The id is copied (at most 63 bytes).
+ * it is set again; NULL clears it.  The id is copied (at most 64 bytes).
  */
 void tr_log_set_req_id(const char *req_id);
 
