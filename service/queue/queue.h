@@ -107,6 +107,11 @@ enum tr_err tr_queue_handler_register(const char *kind,
  */
 void tr_queue_handlers_clear(void);
 
+/*
+ * How many job kinds have a handler (serve starts no pool when none).
+ */
+size_t tr_queue_handlers_count(void);
+
 /* ---- single operations ------------------------------------------------ */
 
 /*

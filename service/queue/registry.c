@@ -68,6 +68,17 @@ tr_queue_handlers_clear(void)
 }
 
 size_t
+tr_queue_handlers_count(void)
+{
+    size_t n;
+
+    pthread_mutex_lock(&table_lock);
+    n = n_table;
+    pthread_mutex_unlock(&table_lock);
+    return n;
+}
+
+size_t
 tr_queue__kinds(const char **kinds, size_t max)
 {
     size_t n;
