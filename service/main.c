@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "httpc.h"
 
 struct command {
     const char *name;
@@ -23,6 +24,10 @@ struct command {
 static int cmd_version(struct tr_cli *cli, int argc, char **argv);
 
 static const struct command commands[] = {
+    {"serve", tr_cli_cmd_serve, "serve the HTTP API and run job workers"},
+    {"worker", tr_cli_cmd_worker, "run job workers only"},
+    {"db", tr_cli_cmd_db, "manage the embedded PostgreSQL and the schema"},
+    {"tenant", tr_cli_cmd_tenant, "add and list tenants"},
     {"config", tr_cli_cmd_config, "show the effective configuration"},
     {"version", cmd_version, "print the version"},
 };
@@ -74,6 +79,13 @@ main(int argc, char **argv)
     if (strcmp(argv[1], "--version") == 0) {
         printf("triage %s (%s)\n", TR_VERSION, TR_GIT_REV);
         return TR_EXIT_OK;
+    }
+
+    /* libcurl's global set-up must run before any thread starts. */
+    if (tr_httpc_global_init(NULL) != TR_OK) {
+        fputs("triage: could not initialise the HTTP client library\n",
+              stderr);
+        return TR_EXIT_FAIL;
     }
 
     for (size_t i = 0; i < N_COMMANDS; i++) {

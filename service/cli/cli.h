@@ -114,7 +114,14 @@ int tr_cli_bad_option(const struct tr_cli *cli, char **argv);
 int tr_cli_fail(const struct tr_cli *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Commands that live in this module. */
+/*
+ * The commands of the triage binary, registered in service/main.c.  Each
+ * gets argv starting at its own name and returns an exit code.
+ */
 int tr_cli_cmd_config(struct tr_cli *cli, int argc, char **argv);
+int tr_cli_cmd_db(struct tr_cli *cli, int argc, char **argv);
+int tr_cli_cmd_tenant(struct tr_cli *cli, int argc, char **argv);
+int tr_cli_cmd_worker(struct tr_cli *cli, int argc, char **argv);
+int tr_cli_cmd_serve(struct tr_cli *cli, int argc, char **argv);
 
 #endif /* TR_CLI_H */
