@@ -314,4 +314,257 @@ enum tr_err tr_zendesk_articles_list(struct tr_zendesk *zd,
                                      struct tr_zendesk_article_page *out,
                                      struct tr_error *err);
 
+/* ------------------------------------------------------------------ */
+/* Service wiring: webhook route and group commit (routes.c,        */
+/* routes_inbox.c), ingest and post-back jobs (ingest.c,             */
+/* postback.c), cursor pull and metrics (pull.c)                      */
+/* ------------------------------------------------------------------ */
+
+struct tr_db;
+struct tr_db_conn;
+struct tr_http_server;
+struct tr_buf;
+
+/* Job kinds this connector handles or enqueues. */
+#define TR_ZENDESK_JOB_INGEST "zendesk.ingest"
+#define TR_ZENDESK_JOB_POSTBACK "zendesk.postback"
+#define TR_ZENDESK_JOB_TRIAGE "triage"
+
+/* How the webhook route and its group commit behave; 0 takes defaults. */
+struct tr_zendesk_route_opts {
+    long long body_limit;       /* per-route body cap, bytes (256 KiB) */
+    int window_s;               /* signature timestamp window (300) */
+    int batch_max;              /* most events in one commit (256) */
+    int batch_wait_us;          /* how long a commit waits to fill (1000) */
+    int n_committers;           /* committer threads (2) */
+    int tenant_cache_ms;        /* tenant lookup cache lifetime (5000) */
+};
+
+/* The group committer of inbox inserts. */
+struct tr_zendesk_inbox;
+
+/* One event handed to the group committer. */
+struct tr_zendesk_inbox_item {
+    int64_t tenant_id;
+    const char *dedup_key;
+    const char *source;         /* "webhook" or "pull" */
+    const char *payload;        /* JSON object text */
+};
+
+/*
+ * Start the group committer: `o->n_committers` threads that take the
+ * pending events of all callers, insert them in one transaction (one
+ * subtransaction per event, so a bad one fails alone) together with a
+ * "zendesk.ingest" job per new event, and wake every caller with its own
+ * result once the commit is durable.  `db` is borrowed and must outlive
+ * the committer; `o` may be NULL.  The caller owns *out and frees it with
+ * tr_zendesk_inbox_free().  Returns TR_E_NOMEM or TR_E_INTERNAL.
+ */
+enum tr_err tr_zendesk_inbox_new(struct tr_db *db,
+                                 const struct tr_zendesk_route_opts *o,
+                                 struct tr_zendesk_inbox **out,
+                                 struct tr_error *err);
+
+/*
+ * Stop the committer threads (events already submitted are committed
+ * first) and free.  No caller may be inside tr_zendesk_inbox_submit().
+ * NULL is a no-op.
+ */
+void tr_zendesk_inbox_free(struct tr_zendesk_inbox *ib);
+
+/*
+ * Store one event durably and wait for the commit that holds it.
+ * `is_new` (may be NULL) is false when the (tenant, dedup key) was
+ * already in the inbox.  Returns TR_OK only after the commit;
+ * TR_E_DB_CONNECT when the database could not be reached or the commit
+ * failed (nothing was stored), TR_E_DB_QUERY when the event itself was
+ * refused (its SQLSTATE in err->foreign), TR_E_AGAIN when stopping.
+ * Any thread; blocks.
+ */
+enum tr_err tr_zendesk_inbox_submit(struct tr_zendesk_inbox *ib,
+                                    const struct tr_zendesk_inbox_item *it,
+                                    bool *is_new, struct tr_error *err);
+
+/*
+ * Commits and events the committer has run since it started.
+ */
+void tr_zendesk_inbox_counts(const struct tr_zendesk_inbox *ib,
+                             long long *n_commits, long long *n_events);
+
+/*
+ * Register POST /webhooks/zendesk/{tenant} on `s`, storing events
+ * through `ib` (borrowed; must outlive the server).  The handler answers
+ * 404 for an unknown tenant, 415 unless the body is application/json,
+ * 413 over o->body_limit, 401 for a bad signature, 400 for a malformed
+ * body or one without a ticket id, 200 {"status":"ignored"} for events
+ * that are not about tickets, 503 when the database is unreachable, and
+ * 200 {"status":"accepted"|"duplicate"} only after the commit.  `o` may
+ * be NULL.  Returns what tr_http_route_add() returns.  Main thread, at
+ * setup.
+ */
+enum tr_err tr_zendesk_http_route_add(struct tr_http_server *s,
+                                      struct tr_zendesk_inbox *ib,
+                                      const struct tr_zendesk_route_opts *o,
+                                      struct tr_error *err);
+
+/*
+ * The composition root's one call: create the process-wide group
+ * committer on `db` with default options and register the webhook route
+ * on `s`.  Call tr_zendesk_http_release() after the server has stopped.
+ * Returns TR_E_EXISTS when called twice, or what the two steps return.
+ */
+enum tr_err tr_zendesk_http_register(struct tr_http_server *s,
+                                     struct tr_db *db,
+                                     struct tr_error *err);
+
+/*
+ * Free the committer made by tr_zendesk_http_register().  Main thread,
+ * after tr_http_server_stop().
+ */
+void tr_zendesk_http_release(void);
+
+/*
+ * Observer called by the post-back after Zendesk accepted the update and
+ * before the answer is recorded.  Returning anything but TR_OK abandons
+ * the run there, as a crash at that point would (used to prove that a
+ * retry does not post twice).
+ */
+typedef enum tr_err tr_zendesk_posted_fn(void *arg, int64_t draft_id);
+
+/* Options of the jobs and the pull; zero fields take the defaults. */
+struct tr_zendesk_job_opts {
+    const struct tr_httpc_policy *policy;  /* NULL: the Zendesk preset */
+    const struct tr_httpc_opts *http;      /* NULL: client defaults */
+    int max_pages;                         /* pull: 0 = until the end */
+    int max_conflicts;                     /* post-back 409 retries (3) */
+    tr_zendesk_posted_fn *on_posted;       /* may be NULL */
+    void *on_posted_arg;
+    /* Called after each committed pull page; non-TR_OK stops the pull. */
+    enum tr_err (*on_page)(void *arg, int page);
+    void *on_page_arg;
+};
+
+/*
+ * Register the job handlers "zendesk.ingest" and "zendesk.postback"
+ * with the queue.  `o` (may be NULL) is borrowed for the life of the
+ * process.  Returns what tr_queue_handler_register() returns.  Main
+ * thread, before the worker pool starts.
+ */
+enum tr_err tr_zendesk_jobs_register(const struct tr_zendesk_job_opts *o,
+                                     struct tr_error *err);
+
+/*
+ * The ingest step for one ticket of tenant `tenant_id`: fetch the ticket
+ * and all its comments with the tenant's Zendesk settings, then in one
+ * transaction upsert the ticket and its comments, mark inbox row
+ * `inbox_id` processed (0: none) and enqueue a "triage" job for the
+ * ticket.  `o` may be NULL.  Returns TR_E_CONF when the tenant has no
+ * usable Zendesk settings, the REST client's codes, the database's.
+ * Any thread.
+ */
+enum tr_err tr_zendesk_ingest_run(struct tr_db *db, int64_t tenant_id,
+                                  int64_t inbox_id, int64_t ticket_id,
+                                  const struct tr_zendesk_job_opts *o,
+                                  struct tr_error *err);
+
+/* What one pull did. */
+struct tr_zendesk_pull_result {
+    int n_pages;                /* pages committed */
+    int n_tickets;              /* tickets seen */
+    int n_recovered;            /* new to us: no webhook announced them */
+    bool end_of_stream;
+};
+
+/*
+ * Incremental export for tenant `tenant_id`: continue from the stored
+ * cursor, or with none (or with `since` >= 0, which discards it) start at
+ * `since` (epoch seconds; -1 with no cursor starts at 0).  Each page is
+ * one transaction: tickets upserted, ticket versions no webhook brought
+ * put into the inbox (source "pull") with their ingest job and counted
+ * as recovered, and the page's after_cursor saved.  A crash or an error
+ * loses at most the page in flight; the next call resumes after the
+ * last committed page.  `res` may be NULL.  This is the entry point of
+ * the schedule in serve.  Any thread.
+ */
+enum tr_err tr_zendesk_pull_run(struct tr_db *db, int64_t tenant_id,
+                                int64_t since,
+                                const struct tr_zendesk_job_opts *o,
+                                struct tr_zendesk_pull_result *res,
+                                struct tr_error *err);
+
+/*
+ * Pull every tenant that has Zendesk settings, one after the other; the
+ * schedule's tick.  Errors of one tenant are logged and do not stop the
+ * others; returns the first error seen, or TR_OK.
+ */
+enum tr_err tr_zendesk_pull_all(struct tr_db *db,
+                                const struct tr_zendesk_job_opts *o,
+                                struct tr_error *err);
+
+/*
+ * Post draft `draft_id` of tenant `tenant_id` (an approved draft) to its
+ * Zendesk ticket exactly once: as a public reply or an internal note per
+ * the tenant's "reply_mode", with the optional `priority`, `group_id`
+ * and `tags` (n_tags entries; NULL/0 leave them alone).  The answer
+ * (audit id, comment id) is recorded and the draft marked sent.  A run
+ * after an interrupted one looks for the comment among the ticket's
+ * comments before posting.  A 409 from the safe update refetches the
+ * ticket and tries again up to o->max_conflicts times.  Returns TR_OK
+ * (also when it was already done), TR_E_NOTFOUND (no such draft),
+ * TR_E_CONFLICT (draft not approved, or conflicts persisted), the REST
+ * client's and the database's codes.  Any thread.
+ */
+enum tr_err tr_zendesk_postback_run(struct tr_db *db, int64_t tenant_id,
+                                    int64_t draft_id, const char *priority,
+                                    int64_t group_id,
+                                    const char *const *tags, size_t n_tags,
+                                    const struct tr_zendesk_job_opts *o,
+                                    struct tr_error *err);
+
+/*
+ * Metrics collector (tr_metrics_collect_fn) appending the counter
+ * triage_zendesk_recovered_by_pull_total{tenant}.  `user` is the struct
+ * tr_db.  Runs a query per scrape.
+ */
+enum tr_err tr_zendesk_metrics_collect(struct tr_buf *out, void *user);
+
+/* Module-private helpers shared by ingest.c, pull.c and postback.c. */
+
+/* The tenant's "zendesk" settings turned into a client. */
+struct tr_zendesk__tenant {
+    struct tr_zendesk *zd;
+    bool reply_public;
+};
+
+/*
+ * Read tenants.settings->'zendesk' of `tenant_id` and make a client
+ * (TR_E_CONF when absent or incomplete) with `policy` (NULL: o->policy,
+ * else the preset).  Free t->zd with tr_zendesk_free().
+ */
+enum tr_err tr_zendesk__tenant_open(struct tr_db *db, int64_t tenant_id,
+                                    const struct tr_zendesk_job_opts *o,
+                                    const struct tr_httpc_policy *policy,
+                                    struct tr_zendesk__tenant *t,
+                                    struct tr_error *err);
+
+/* Fill the defaults of `o` from `in` (NULL: all defaults). */
+void tr_zendesk__route_opts_fill(struct tr_zendesk_route_opts *o,
+                                 const struct tr_zendesk_route_opts *in);
+
+/* The database of an inbox; borrowed. */
+struct tr_db *tr_zendesk__inbox_db(struct tr_zendesk_inbox *ib);
+
+/* Make `ib` free `obj` with `free_fn` when it is freed (at most 8). */
+void tr_zendesk__inbox_attach(struct tr_zendesk_inbox *ib, void *obj,
+                              void (*free_fn)(void *));
+
+/*
+ * Upsert `tk` into tickets inside the open tenant transaction `c`
+ * (newer or equal updated_at wins); *id gets the internal id.
+ */
+enum tr_err tr_zendesk__ticket_upsert(struct tr_db_conn *c,
+                                      int64_t tenant_id,
+                                      const struct tr_zendesk_ticket *tk,
+                                      int64_t *id, struct tr_error *err);
+
 #endif /* TR_ZENDESK_H */
