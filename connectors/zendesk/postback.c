@@ -37,6 +37,7 @@ struct draft {
     char *body;
     char ticket[24];
     char status[16];
+    char stamp[32];             /* the ticket's updated_at as we hold it */
     bool done;
     bool attempted;
     int64_t attempt_at;
@@ -59,7 +60,9 @@ draft_load(struct tr_db *db, int64_t tenant_id, int64_t draft_id,
         rc = tr_db_exec(c,
             "SELECT d.body, t.external_id, d.status, "
             " coalesce(pb.state = 'done', false), pb.attempt_at IS NOT NULL, "
-            " coalesce(extract(epoch FROM pb.attempt_at)::bigint, 0) "
+            " coalesce(extract(epoch FROM pb.attempt_at)::bigint, 0), "
+            " to_char(t.updated_at AT TIME ZONE 'UTC', "
+            " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
             "FROM drafts d JOIN tickets t ON t.tenant_id = d.tenant_id "
             " AND t.id = d.ticket_id "
             "LEFT JOIN zendesk_postbacks pb ON pb.tenant_id = d.tenant_id "
@@ -78,6 +81,7 @@ draft_load(struct tr_db *db, int64_t tenant_id, int64_t draft_id,
     d->done = strcmp(tr_db_res_value(res, 0, 3), "t") == 0;
     d->attempted = strcmp(tr_db_res_value(res, 0, 4), "t") == 0;
     d->attempt_at = strtoll(tr_db_res_value(res, 0, 5), NULL, 10);
+    snprintf(d->stamp, sizeof(d->stamp), "%s", tr_db_res_value(res, 0, 6));
     tr_db_res_free(res);
     return d->body != NULL ? TR_OK : TR_ERROR(err, TR_E_NOMEM, "no memory");
 }
@@ -210,20 +214,27 @@ answer_record(struct tr_db *db, int64_t tenant_id, int64_t draft_id,
     return rc;
 }
 
-/* The update, with a fresh stamp after each 409, up to `max` times. */
+/*
+ * The update as a safe update against the version of the ticket we
+ * hold (`stamp`): when Zendesk answers 409 the ticket changed since, so
+ * fetch its current stamp and try again, up to `max` times.
+ */
 static enum tr_err
 update_send(struct tr_zendesk *zd, struct tr_arena *a, int64_t ticket,
-            struct tr_zendesk_update *upd, int max, int64_t *audit_id,
-            struct tr_error *err)
+            const char *stamp, struct tr_zendesk_update *upd, int max,
+            int64_t *audit_id, struct tr_error *err)
 {
     struct tr_zendesk_ticket tk;
     enum tr_err rc = TR_OK;
 
+    upd->updated_stamp = stamp[0] != '\0' ? stamp : NULL;
     for (int i = 0; i <= max; i++) {
-        rc = tr_zendesk_ticket_fetch(zd, a, ticket, &tk, err);
-        if (rc != TR_OK)
-            return rc;
-        upd->updated_stamp = tk.updated_at;
+        if (upd->updated_stamp == NULL) {
+            rc = tr_zendesk_ticket_fetch(zd, a, ticket, &tk, err);
+            if (rc != TR_OK)
+                return rc;
+            upd->updated_stamp = tk.updated_at;
+        }
         rc = tr_zendesk_ticket_update(zd, a, ticket, upd, NULL, audit_id,
                                       err);
         if (rc != TR_E_CONFLICT)
@@ -233,6 +244,7 @@ update_send(struct tr_zendesk *zd, struct tr_arena *a, int64_t ticket,
                            TR_KV_INT("try", i + 1)),
                     "ticket %lld changed meanwhile, trying again",
                     (long long) ticket);
+        upd->updated_stamp = NULL;
     }
     return rc;
 }
@@ -262,7 +274,8 @@ postback_send(struct tr_db *db, int64_t tenant_id, int64_t draft_id,
     rc = attempt_mark(db, tenant_id, draft_id, d->ticket, t->reply_public,
                       err);
     if (rc == TR_OK)
-        rc = update_send(t->zd, a, ticket, upd, max, &audit, err);
+        rc = update_send(t->zd, a, ticket, d->stamp, upd, max, &audit,
+                         err);
     if (rc == TR_OK && o != NULL && o->on_posted != NULL)
         rc = o->on_posted(o->on_posted_arg, draft_id);
     if (rc != TR_OK)

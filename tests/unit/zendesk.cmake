@@ -39,3 +39,22 @@ tr_unit_test(zendesk sender LIBS tr_zendesk PkgConfig::MHD CASES
 target_compile_definitions(test_zendesk_sender PRIVATE
     FAKE_ZENDESK_SEND="$<TARGET_FILE:fake_zendesk_send>")
 add_dependencies(test_zendesk_sender fake_zendesk_send)
+
+# The webhook route, group commit and ingest job against a real database,
+# a loopback server and the fake Zendesk.
+tr_unit_test(zendesk ingest PG TIMEOUT 180
+    LIBS tr_zendesk PkgConfig::CURL
+    SOURCES unit/test_zendesk_ingest_fx.c
+    CASES
+    webhook_both_payload_styles_are_stored_and_ingested
+    webhook_bad_missing_and_replayed_signatures_are_401
+    webhook_duplicates_make_one_inbox_row
+    webhook_bad_requests_get_their_status
+    webhook_concurrent_deliveries_share_commits
+    webhook_database_down_is_503_and_nothing_is_lost
+    ingest_job_fetches_from_the_fake_and_upserts_once
+    rate_limit_storm_slows_ingest_without_loss)
+target_compile_definitions(test_zendesk_ingest PRIVATE
+    FAKE_ZENDESK="$<TARGET_FILE:fake_zendesk>"
+    FAKE_ZENDESK_SEND="$<TARGET_FILE:fake_zendesk_send>")
+add_dependencies(test_zendesk_ingest fake_zendesk fake_zendesk_send)
