@@ -58,3 +58,15 @@ target_compile_definitions(test_zendesk_ingest PRIVATE
     FAKE_ZENDESK="$<TARGET_FILE:fake_zendesk>"
     FAKE_ZENDESK_SEND="$<TARGET_FILE:fake_zendesk_send>")
 add_dependencies(test_zendesk_ingest fake_zendesk fake_zendesk_send)
+
+# The cursor pull: crash and resume, recovered counts, metrics.
+tr_unit_test(zendesk pull PG TIMEOUT 180
+    LIBS tr_zendesk PkgConfig::CURL
+    SOURCES unit/test_zendesk_ingest_fx.c
+    CASES
+    pull_resumes_after_a_crash_on_page_three_without_gap_or_duplicate
+    pull_counts_only_tickets_no_webhook_announced
+    pull_without_settings_is_a_configuration_error)
+target_compile_definitions(test_zendesk_pull PRIVATE
+    FAKE_ZENDESK="$<TARGET_FILE:fake_zendesk>")
+add_dependencies(test_zendesk_pull fake_zendesk)
