@@ -70,3 +70,16 @@ tr_unit_test(zendesk pull PG TIMEOUT 180
 target_compile_definitions(test_zendesk_pull PRIVATE
     FAKE_ZENDESK="$<TARGET_FILE:fake_zendesk>")
 add_dependencies(test_zendesk_pull fake_zendesk)
+
+# The post-back job: exactly once across a crash, 409 and 429 handling.
+tr_unit_test(zendesk postback PG TIMEOUT 180
+    LIBS tr_zendesk PkgConfig::CURL
+    SOURCES unit/test_zendesk_ingest_fx.c
+    CASES
+    postback_posts_once_across_a_crash_between_put_and_record
+    postback_conflict_refetches_and_records_the_answer
+    postback_refuses_drafts_not_approved_and_unknown
+    postback_waits_out_a_429_storm_and_posts_once)
+target_compile_definitions(test_zendesk_postback PRIVATE
+    FAKE_ZENDESK="$<TARGET_FILE:fake_zendesk>")
+add_dependencies(test_zendesk_postback fake_zendesk)
