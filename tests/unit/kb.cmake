@@ -6,3 +6,7 @@ tr_unit_test(kb store PG LIBS tr_kb TIMEOUT 180 CASES
     kb_killed_reindex_leaves_live_version_serving
     kb_live_swap_under_concurrent_searches)
 set_target_properties(test_kb_store PROPERTIES LINKER_LANGUAGE CXX)
+tr_unit_test(kb cli PG LIBS tr_cli PkgConfig::CJSON TIMEOUT 180 CASES
+    kb_search_api_answers_hits_and_errors
+    kb_eval_retrieval_json_has_metric_keys)
+set_target_properties(test_kb_cli PROPERTIES LINKER_LANGUAGE CXX)
