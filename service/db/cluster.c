@@ -239,6 +239,13 @@ run_as_owner(const struct tr_db_cluster *cl, char *const argv[],
         fd = open("/dev/null", O_RDONLY);
         if (fd >= 0)
             dup2(fd, STDIN_FILENO);
+
+        /*
+         * The postmaster outlives us: it must not keep our other files
+         * open, or a caller reading our output through a pipe would
+         * never see its end.
+         */
+        closefrom(3);
         execv(argv[0], argv);
         _exit(127);
     }
