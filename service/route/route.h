@@ -1,0 +1,219 @@
+/*
+ * route.h
+ *      The learned router: a linear text classifier with calibrated
+ *      probabilities and an out-of-scope (abstain) decision.
+ *
+ * Texts become sparse vectors of hashed word unigrams and bigrams and of
+ * character n-grams inside word boundaries, weighted by sublinear term
+ * frequency and inverse document frequency and normalised to unit length.
+ * A multinomial logistic regression (softmax) over those vectors is
+ * trained with AdaGrad and L2 regularisation in a fixed order drawn from
+ * a seed, so the same data and parameters give the same model.
+ *
+ * A model carries a temperature that scales its scores before the softmax
+ * and a threshold on the top probability under which it abstains; both
+ * are fitted on a validation split by tr_route_model_calibrate().  Models
+ * serialise to a byte buffer (stored in PostgreSQL) and load back.
+ *
+ * A trained or loaded model is read-only: any number of threads may call
+ * tr_route_predict() on it at once.  Training, calibration and the
+ * setters belong to one thread.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TR_ROUTE_H
+#define TR_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/* Largest training or evaluation file that is read, in bytes. */
+#define TR_ROUTE_FILE_MAX (256u * 1024 * 1024)
+
+/* Longest label, in bytes, without its terminating NUL. */
+#define TR_ROUTE_LABEL_MAX 127
+
+struct tr_route_model;
+
+/* One labelled text.  Both strings are borrowed. */
+struct tr_route_example {
+    const char *text;
+    const char *label;
+};
+
+/* A loaded JSONL file: rows and the memory that holds them. */
+struct tr_route_set {
+    struct tr_route_example *rows;
+    size_t n_rows;
+    struct tr_arena *arena;     /* owns rows and every string */
+};
+
+/*
+ * Training settings.  Fill with tr_route_params_default() and change what
+ * is needed.  `oos_label` names the out-of-scope label of the data (NULL
+ * when there is none); with `train_oos` false its rows are left out of
+ * training and out-of-scope is only decided by the threshold, with
+ * `train_oos` true it is learnt as one more class as well.
+ */
+struct tr_route_params {
+    int epochs;                 /* passes over the training rows */
+    double eta;                 /* AdaGrad base step */
+    double l2;                  /* L2 weight per example seen */
+    uint32_t seed;              /* order of the examples */
+    int char_min;               /* character n-gram sizes, 0 0 for none */
+    int char_max;
+    int word_ngrams;            /* 1: unigrams, 2: and bigrams */
+    int min_df;                 /* drop character n-grams rarer than this */
+    double char_weight;         /* weight of the character block, 0..1 */
+    const char *oos_label;      /* borrowed */
+    bool train_oos;
+};
+
+/* What tr_route_predict() decided for one text. */
+struct tr_route_result {
+    const char *label;          /* best label, or the abstain label */
+    const char *best_label;     /* best label even when abstaining */
+    int best_class;             /* index of best_label */
+    double prob;                /* calibrated probability of best_label */
+    bool abstain;               /* prob under the threshold, or the
+                                 * best class is the out-of-scope one */
+};
+
+/* What tr_route_model_calibrate() fitted and saw. */
+struct tr_route_calibration {
+    double temperature;
+    double threshold;
+    double val_in_scope_accuracy;   /* at the threshold */
+    double val_oos_recall;          /* at the threshold, -1 without oos */
+    size_t n_val;
+};
+
+/*
+ * Fill `p` with the defaults (tuned on the CLINC150 validation split).
+ */
+void tr_route_params_default(struct tr_route_params *p);
+
+/*
+ * Read a JSONL file of {"text": ..., "label": ...} lines (other keys are
+ * ignored, blank lines skipped).  On success *out holds the rows; the
+ * caller owns it and frees it with tr_route_set_free().  Returns
+ * TR_E_IO when the file cannot be read, TR_E_TOOBIG past
+ * TR_ROUTE_FILE_MAX, TR_E_PARSE naming the file and line of a malformed
+ * line or one without a string text and label, TR_E_NOMEM.
+ */
+enum tr_err tr_route_set_load(const char *path, struct tr_route_set **out,
+                              struct tr_error *err);
+
+/*
+ * Free a set from tr_route_set_load().  NULL is a no-op.
+ */
+void tr_route_set_free(struct tr_route_set *set);
+
+/*
+ * Train a model on `n_rows` examples (borrowed for the call only).  On
+ * success *out is a new model with temperature 1 and threshold 0; the
+ * caller owns it and frees it with tr_route_model_free().  Returns
+ * TR_E_INVAL for bad parameters, fewer than two classes or an empty
+ * text set, TR_E_NOMEM.  Runs on the calling thread only.
+ */
+enum tr_err tr_route_train(const struct tr_route_params *p,
+                           const struct tr_route_example *rows,
+                           size_t n_rows, struct tr_route_model **out,
+                           struct tr_error *err);
+
+/*
+ * Fit the temperature on the validation rows whose label the model knows
+ * (minimum negative log-likelihood), then choose the abstain threshold on
+ * all validation rows.  Criterion: the highest out-of-scope recall whose
+ * in-scope accuracy is at most `max_drop` (a fraction, e.g. 0.01 for one
+ * point) below the in-scope accuracy without a threshold; the lowest
+ * such threshold.  So abstaining may cost at most that share of
+ * correctly routed in-scope texts, and catches as many out-of-scope
+ * texts as it can within that budget.  Rows labelled with the model's
+ * abstain label are the out-of-scope ones; without any the threshold
+ * stays 0.  Rows with a label the model does not know (and not the
+ * abstain label) count as in-scope errors.  Fills `cal` when not NULL.
+ * Returns TR_E_RANGE for `max_drop` outside 0..1, TR_E_INVAL when no row
+ * has a known label, TR_E_NOMEM.
+ */
+enum tr_err tr_route_model_calibrate(struct tr_route_model *m,
+                                     const struct tr_route_example *val,
+                                     size_t n_val, double max_drop,
+                                     struct tr_route_calibration *cal,
+                                     struct tr_error *err);
+
+/* The accuracy drop that tr_route_model_calibrate() callers use by
+ * default: one point. */
+#define TR_ROUTE_MAX_DROP 0.01
+
+/*
+ * Classify `text` (`len` bytes, UTF-8; need not be NUL-terminated).
+ * Fills `res`; its strings are borrowed from the model.  When `probs` is
+ * not NULL it receives tr_route_model_n_classes() calibrated
+ * probabilities.  Returns TR_E_NOMEM.  Thread-safe on a shared model.
+ */
+enum tr_err tr_route_predict(const struct tr_route_model *m,
+                             const char *text, size_t len,
+                             struct tr_route_result *res, double *probs,
+                             struct tr_error *err);
+
+/*
+ * Number of classes of `m`, and the label of class `i` (borrowed from
+ * the model, NULL when `i` is out of range).
+ */
+size_t tr_route_model_n_classes(const struct tr_route_model *m);
+const char *tr_route_model_label(const struct tr_route_model *m, size_t i);
+
+/*
+ * Number of features kept in the vocabulary of `m`.
+ */
+size_t tr_route_model_n_features(const struct tr_route_model *m);
+
+/*
+ * The label reported when the model abstains: the out-of-scope label it
+ * was trained with, else "oos".  Borrowed from the model.
+ */
+const char *tr_route_model_abstain_label(const struct tr_route_model *m);
+
+/*
+ * Read and set the temperature (> 0) and threshold (0..1).  The setters
+ * return TR_E_RANGE for values outside those ranges.
+ */
+double tr_route_model_threshold(const struct tr_route_model *m);
+double tr_route_model_temperature(const struct tr_route_model *m);
+enum tr_err tr_route_model_set_threshold(struct tr_route_model *m,
+                                         double threshold,
+                                         struct tr_error *err);
+enum tr_err tr_route_model_set_temperature(struct tr_route_model *m,
+                                           double temperature,
+                                           struct tr_error *err);
+
+/*
+ * Serialise `m` into a new buffer.  On success *buf (caller-owned, freed
+ * with free()) holds *buf_len bytes that tr_route_model_load() reads back
+ * on any machine.  Returns TR_E_NOMEM.
+ */
+enum tr_err tr_route_model_save(const struct tr_route_model *m,
+                                unsigned char **buf, size_t *buf_len,
+                                struct tr_error *err);
+
+/*
+ * Build a model from `buf_len` bytes of `buf` (borrowed; nothing points
+ * into it afterwards).  On success *out is owned by the caller and freed
+ * with tr_route_model_free().  Returns TR_E_PARSE for a buffer that is
+ * not a model of this version or is truncated or inconsistent,
+ * TR_E_NOMEM.
+ */
+enum tr_err tr_route_model_load(const void *buf, size_t buf_len,
+                                struct tr_route_model **out,
+                                struct tr_error *err);
+
+/*
+ * Free `m`.  NULL is a no-op.
+ */
+void tr_route_model_free(struct tr_route_model *m);
+
+#endif /* TR_ROUTE_H */

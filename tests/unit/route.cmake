@@ -1,0 +1,9 @@
+tr_unit_test(route model LIBS tr_route m TIMEOUT 300 CASES
+    route_learns_small_fixture_well_above_chance
+    route_abstains_under_the_threshold
+    route_calibration_fits_threshold_on_val
+    route_oos_class_mode_learns_out_of_scope
+    route_model_buffer_round_trips
+    route_training_is_deterministic
+    route_bad_input_is_refused
+    route_clinc150_in_scope_accuracy_floor)
