@@ -30,7 +30,7 @@ static const char eval_routing_help[] =
     "  --no-oos             the data has no out-of-scope label\n"
     "  --oos-mode MODE      threshold (in-scope rows only), class (learn\n"
     "                       out-of-scope as a class too) or auto (both,\n"
-    "                       keep the better on val); default threshold\n"
+    "                       keep the better on val); default class\n"
     "  --holdout FRAC       take val from every 1/FRAC-th train row\n"
     "  --on-val             score val instead of test (for tuning)\n"
     "  --threshold P        use this threshold instead of fitting one\n"

@@ -116,8 +116,9 @@ void tr_evalroute_metrics_cleanup(struct tr_evalroute_metrics *m);
 
 /*
  * Fill `o` with the defaults: tr_route_params_default(), oos label
- * "oos", the out-of-scope mode that measured best, no holdout, test
- * split, fitted threshold.
+ * "oos", the out-of-scope mode that won on the CLINC150 validation
+ * split (class), no holdout, test split, fitted threshold with
+ * TR_ROUTE_MAX_DROP.
  */
 void tr_evalroute_opts_default(struct tr_evalroute_opts *o);
 

@@ -45,7 +45,7 @@ tr_evalroute_opts_default(struct tr_evalroute_opts *o)
     memset(o, 0, sizeof(*o));
     tr_route_params_default(&o->params);
     o->oos_label = "oos";
-    o->oos_mode = TR_EVALROUTE_OOS_THRESHOLD;
+    o->oos_mode = TR_EVALROUTE_OOS_CLASS;
     o->holdout = 0;
     o->on_val = false;
     o->threshold = -1;
