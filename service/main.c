@@ -28,6 +28,11 @@ static const struct command commands[] = {
     {"worker", tr_cli_cmd_worker, "run job workers only"},
     {"db", tr_cli_cmd_db, "manage the embedded PostgreSQL and the schema"},
     {"tenant", tr_cli_cmd_tenant, "add and list tenants"},
+    {"zendesk", tr_cli_cmd_zendesk, "configure Zendesk and pull tickets"},
+    {"kb", tr_cli_cmd_kb, "import knowledge-base articles, roll back"},
+    {"reindex", tr_cli_cmd_reindex, "build a new knowledge-base index"},
+    {"search", tr_cli_cmd_search, "search a tenant's knowledge base"},
+    {"eval", tr_cli_cmd_eval, "measure retrieval and routing offline"},
     {"config", tr_cli_cmd_config, "show the effective configuration"},
     {"version", cmd_version, "print the version"},
 };

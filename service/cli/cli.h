@@ -123,5 +123,34 @@ int tr_cli_cmd_db(struct tr_cli *cli, int argc, char **argv);
 int tr_cli_cmd_tenant(struct tr_cli *cli, int argc, char **argv);
 int tr_cli_cmd_worker(struct tr_cli *cli, int argc, char **argv);
 int tr_cli_cmd_serve(struct tr_cli *cli, int argc, char **argv);
+int tr_cli_cmd_zendesk(struct tr_cli *cli, int argc, char **argv);
+int tr_cli_cmd_kb(struct tr_cli *cli, int argc, char **argv);
+int tr_cli_cmd_reindex(struct tr_cli *cli, int argc, char **argv);
+int tr_cli_cmd_search(struct tr_cli *cli, int argc, char **argv);
+int tr_cli_cmd_eval(struct tr_cli *cli, int argc, char **argv);
+
+struct tr_db;
+struct tr_http_server;
+
+/*
+ * Register the job handlers of every module with the queue.  Called by
+ * `serve` and `worker` before their worker pool starts, so both run the
+ * same job kinds.  Returns what the modules' registrations return.
+ */
+enum tr_err tr_cli_jobs_register(struct tr_error *err);
+
+/*
+ * Register the HTTP routes and metrics collectors of every module on
+ * `http`, before it starts.  `db` is borrowed and must outlive the
+ * server.  Release with tr_cli_routes_release() after the server
+ * stopped.
+ */
+enum tr_err tr_cli_routes_register(struct tr_http_server *http,
+                                   struct tr_db *db, struct tr_error *err);
+
+/*
+ * Free what tr_cli_routes_register() set up.  After the server stopped.
+ */
+void tr_cli_routes_release(void);
 
 #endif /* TR_CLI_H */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "db.h"
@@ -24,6 +25,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
+#include "zendesk.h"
 
 static const char serve_help[] =
     "Usage: triage serve [--listen HOST:PORT] [--workers N] [OPTIONS]\n"
@@ -36,15 +38,90 @@ static const char serve_help[] =
     "  --listen HOST:PORT   HTTP address (default 127.0.0.1:8080)\n"
     "  --workers N          job workers in this process; 0 runs none\n"
     "\n"
-    "Endpoints: GET /healthz, GET /readyz, GET /metrics.\n"
+    "Endpoints: GET /healthz, GET /readyz, GET /metrics,\n"
+    "POST /webhooks/zendesk/{tenant}, GET /api/v1/search.\n"
     "\n" TR_CLI_COMMON_HELP;
 
 struct serve {
     struct tr_cli *cli;
     struct tr_db *db;
     struct tr_http_server *http;
+    bool routes;
     struct tr_queue_pool *pool;
+
+    /* the Zendesk pull schedule */
+    pthread_t puller;
+    bool puller_running;
+    bool stopping;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
 };
+
+/*
+ * The schedule of incremental pulls: every zendesk_pull_interval seconds
+ * each tenant with Zendesk settings is pulled from its stored cursor.
+ * The wait is on a condition variable so that shutdown ends it at once.
+ */
+static void *
+pull_loop(void *arg)
+{
+    struct serve *sv = arg;
+    int interval = sv->cli->conf.zendesk_pull_interval;
+    struct timespec until;
+
+    tr_log_set_req_id("zendesk-pull");
+    pthread_mutex_lock(&sv->mu);
+    while (!sv->stopping) {
+        struct tr_error err = {0};
+
+        pthread_mutex_unlock(&sv->mu);
+        if (tr_zendesk_pull_all(sv->db, NULL, &err) != TR_OK)
+            TR_LOG_WARN("serve", "pull_failed",
+                        TR_KVS(TR_KV_STR("err", tr_err_name(err.code))),
+                        "scheduled pull failed: %s", tr_error_msg(&err));
+        pthread_mutex_lock(&sv->mu);
+
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += interval;
+        while (!sv->stopping &&
+               pthread_cond_timedwait(&sv->cv, &sv->mu, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&sv->mu);
+    return NULL;
+}
+
+static enum tr_err
+start_puller(struct serve *sv, struct tr_error *err)
+{
+    pthread_condattr_t ca;
+
+    if (sv->cli->conf.zendesk_pull_interval <= 0)
+        return TR_OK;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&sv->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&sv->puller, NULL, pull_loop, sv) != 0)
+        return TR_ERROR(err, TR_E_INTERNAL,
+                        "could not start the pull schedule thread");
+    sv->puller_running = true;
+    return TR_OK;
+}
+
+static void
+stop_puller(struct serve *sv)
+{
+    if (!sv->puller_running)
+        return;
+    pthread_mutex_lock(&sv->mu);
+    sv->stopping = true;
+    pthread_cond_broadcast(&sv->cv);
+    pthread_mutex_unlock(&sv->mu);
+    pthread_join(sv->puller, NULL);
+    pthread_cond_destroy(&sv->cv);
+    sv->puller_running = false;
+}
 
 /* Ready when the database answers and its schema is the binary's. */
 static enum tr_err
@@ -95,6 +172,10 @@ start_http(struct serve *sv, struct tr_error *err)
                                   collect_queue, sv);
     if (rc != TR_OK)
         return TR_ERROR(err, rc, "could not register the queue metrics");
+    rc = tr_cli_routes_register(sv->http, sv->db, err);
+    if (rc != TR_OK)
+        return rc;
+    sv->routes = true;
     return tr_http_server_start(sv->http, err);
 }
 
@@ -123,6 +204,7 @@ shut_down(struct serve *sv)
     struct tr_error err = {0};
     int status = TR_EXIT_OK;
 
+    stop_puller(sv);
     if (sv->http != NULL &&
         tr_http_server_stop(sv->http, &err) == TR_E_TIMEOUT) {
         TR_LOG_WARN("serve", "http_grace_exceeded", NULL,
@@ -140,6 +222,10 @@ shut_down(struct serve *sv)
         }
         tr_queue_pool_free(sv->pool);
     }
+    if (sv->http != NULL)
+        tr_http_server_stop(sv->http, &err);
+    if (sv->routes)
+        tr_cli_routes_release();
     tr_http_server_free(sv->http);
     tr_db_close(sv->db, true);
     return status;
@@ -148,7 +234,7 @@ shut_down(struct serve *sv)
 static int
 run_serve(struct tr_cli *cli)
 {
-    struct serve sv = {.cli = cli};
+    struct serve sv = {.cli = cli, .mu = PTHREAD_MUTEX_INITIALIZER};
     struct tr_error err = {0};
     sigset_t sigs;
     enum tr_err rc;
@@ -161,13 +247,17 @@ run_serve(struct tr_cli *cli)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-    rc = tr_db_open(&cli->conf, 0, &sv.db, &err);
+    rc = tr_cli_jobs_register(&err);
+    if (rc == TR_OK)
+        rc = tr_db_open(&cli->conf, 0, &sv.db, &err);
     if (rc == TR_OK)
         rc = tr_db_migrate(sv.db, &n_applied, &err);
     if (rc == TR_OK)
         rc = start_http(&sv, &err);
     if (rc == TR_OK)
         rc = start_workers(&sv, &err);
+    if (rc == TR_OK)
+        rc = start_puller(&sv, &err);
     if (rc != TR_OK) {
         TR_LOG_ERROR("serve", "start_failed",
                      TR_KVS(TR_KV_STR("err", tr_err_name(rc))), "%s",

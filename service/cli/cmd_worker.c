@@ -51,7 +51,9 @@ run_workers(struct tr_cli *cli, int threads)
 
     tr_queue_opts_from_conf(&o, &cli->conf);
     o.n_workers = threads > 0 ? threads : (o.n_workers > 0 ? o.n_workers : 1);
-    rc = tr_db_open(&cli->conf, o.n_workers + 2, &db, &err);
+    rc = tr_cli_jobs_register(&err);
+    if (rc == TR_OK)
+        rc = tr_db_open(&cli->conf, o.n_workers + 2, &db, &err);
     if (rc == TR_OK)
         rc = tr_db_migrate(db, NULL, &err);
     if (rc == TR_OK)

@@ -24,7 +24,6 @@
 
 #define TOKEN_MAX 4096
 
-int tr_cli_cmd_zendesk(struct tr_cli *cli, int argc, char **argv);
 
 static const char zendesk_help[] =
     "Usage: triage zendesk configure --tenant T (--base-url URL |\n"

@@ -81,6 +81,9 @@ static const struct conf_key conf_keys[] = {
         "longest retry delay in seconds"),
     INT(shutdown_grace, "10", 0, 3600,
         "seconds to let requests and jobs in flight finish on shutdown"),
+    INT(zendesk_pull_interval, "300", 0, 86400,
+        "seconds between incremental pulls of every Zendesk tenant inside "
+        "serve (0 turns the schedule off)"),
     ENUM(log_level, "info", "fatal|error|warn|info|debug",
          "lowest level written"),
     ENUM(log_format, "auto", "auto|json|text",

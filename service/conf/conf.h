@@ -52,6 +52,8 @@ struct tr_conf {
     int queue_backoff_base;
     int queue_backoff_max;
     int shutdown_grace;
+    /* connectors */
+    int zendesk_pull_interval;
     /* logging */
     char log_level[16];
     char log_format[16];

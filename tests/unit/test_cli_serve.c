@@ -222,6 +222,28 @@ get(int port, const char *path, struct reply *r)
     curl_easy_cleanup(h);
 }
 
+static void
+post_json(int port, const char *path, const char *body, struct reply *r)
+{
+    char url[256];
+    struct curl_slist *h_list = NULL;
+    CURL *h = curl_easy_init();
+
+    memset(r, 0, sizeof(*r));
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    h_list = curl_slist_append(h_list, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, h_list);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(h_list);
+}
+
 static bool
 cluster_running(const char *data_dir)
 {
@@ -314,6 +336,13 @@ serve_answers_probes_then_stops_the_cluster_it_started(void **state)
     get(port, "/no/such/path", &r);
     assert_int_equal(r.status, 404);
     assert_non_null(strstr(r.body, "{\"error\":{\"code\":\"notfound\""));
+    /* The connectors' routes are wired in. */
+    post_json(port, "/webhooks/zendesk/no-such-tenant", "{}", &r);
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(r.body, "\"code\":\"tenant\""));
+    get(port, "/api/v1/search?tenant=no-such-tenant", &r);
+    assert_int_equal(r.status, 400);
+
     get(port, "/metrics", &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "http_requests_total{route=\"readyz\","
