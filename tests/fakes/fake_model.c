@@ -18,9 +18,9 @@
  * accepts any credentials, as Ollama does.
  *
  * Answers are deterministic.  Chat: when the last user message holds
- * <passage id="..."> blocks, the answer is {"sentences":[...]} with the
- * first sentence of each of the first three passages, each citing its
- * passage id, so grounding can be checked; response_format json_schema
+ * <passage id="..."> blocks, the answer is {"sentences":[...]}: a
+ * greeting citing nothing, then the first sentence of each of the first
+ * three passages citing its passage id, so grounding can be checked; response_format json_schema
  * for another schema gets a minimal instance of that schema.  Embeddings:
  * a hashed bag of words, L2-normalised, of the dimension asked for by
  * "dimensions", else the number ending the model name ("m-32"), else
@@ -285,9 +285,15 @@ static cJSON *
 draft_answer(const char *prompt, const char *mode)
 {
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+    cJSON *hello = cJSON_CreateObject();
     const char *p = prompt;
     int n = 0;
 
+    /* A greeting that cites nothing, as the drafting prompt allows. */
+    cJSON_AddStringToObject(hello, "text", "Hello,");
+    cJSON_AddStringToObject(hello, "kind", "greeting");
+    cJSON_AddArrayToObject(hello, "citations");
+    cJSON_AddItemToArray(arr, hello);
     while (n < N_SENTENCES && (p = strstr(p, "<passage id=\"")) != NULL) {
         const char *id0 = p + 13, *id1 = strchr(id0, '"');
         const char *body, *stop;
@@ -306,6 +312,7 @@ draft_answer(const char *prompt, const char *mode)
 
         s = cJSON_CreateObject();
         cJSON_AddStringToObject(s, "text", first);
+        cJSON_AddStringToObject(s, "kind", "body");
         cit = cJSON_AddArrayToObject(s, "citations");
         if (strcmp(mode, "unknown_citation") == 0 && n == 0)
             cJSON_AddItemToArray(cit, cJSON_CreateString("no-such-id"));
