@@ -1,7 +1,8 @@
 /*
  * embed.h
- *      Text embedders: the common interface and the offline "local"
- *      embedder learnt from the tenant's own text.
+ *      Text embedders: the common interface, the offline "local"
+ *      embedder learnt from the tenant's own text, and the "openai"
+ *      client of OpenAI-compatible embedding services.
  *
  * An embedder turns texts into dense float vectors of a fixed dimension,
  * L2-normalised so that inner product is cosine similarity.  Callers go
@@ -25,6 +26,7 @@
 #ifndef TR_EMBED_H
 #define TR_EMBED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -135,6 +137,52 @@ struct tr_embedder *tr_embed_local_train(const char *const *texts,
  * the result.
  */
 struct tr_embedder *tr_embed_local_load(const void *data, size_t len,
+                                        struct tr_error *err);
+
+struct tr_httpc_policy;
+
+/*
+ * Options of the "openai" embedder, a client of any OpenAI-compatible
+ * POST {base_url}/embeddings (OpenAI, Ollama, vLLM, llama.cpp, TEI).
+ * tr_embed_openai_opts_default() gives the defaults shown.  `base_url`
+ * ends in /v1.  `dim` is the dimension the model answers with; with
+ * `send_dimensions` it is also asked for ("dimensions", which only
+ * text-embedding-3 and later models accept).  `policy`, when not NULL,
+ * replaces the OpenAI retry preset (copied); `max_retries` applies to
+ * the preset only.
+ */
+struct tr_embed_openai_opts {
+    const char *base_url;       /* "https://api.openai.com/v1" */
+    const char *api_key;        /* never logged; NULL or "" sends none */
+    const char *model;          /* required */
+    int dim;                    /* required, > 0 */
+    bool send_dimensions;       /* false */
+    size_t max_batch;           /* texts per request (64, at most 2048) */
+    long timeout_ms;            /* per attempt (30000) */
+    long connect_timeout_ms;    /* (5000) */
+    int max_retries;            /* (2) */
+    const struct tr_httpc_policy *policy;
+};
+
+/* Fill `o` with the defaults; model is NULL and dim 0.  Pure. */
+void tr_embed_openai_opts_default(struct tr_embed_openai_opts *o);
+
+/*
+ * Make the "openai:<model>" embedder from `o` (strings copied).  Each
+ * batch is one request with "encoding_format":"float"; rows are mapped
+ * by their "index"; a blank text gets a zero row and is not sent (the
+ * API refuses empty input).  An answer whose vectors are not of `dim`
+ * floats is TR_E_MODEL, so vectors of another model never mix in.
+ * Embedding returns TR_E_TIMEOUT, TR_E_HTTP_UPSTREAM (unreachable or
+ * 5xx after the retries), TR_E_AGAIN (429 after the retries), TR_E_AUTH
+ * or TR_E_PERM (key refused), TR_E_MODEL (other refusals, malformed
+ * answers); messages never hold the key.  Safe from several threads at
+ * once (a small pool of HTTP clients).  NULL with TR_E_CONF (no model,
+ * no http(s) base URL, dim <= 0, max_batch over 2048, negative timeouts
+ * or retries) or TR_E_NOMEM.  The caller owns the result
+ * (tr_embedder_free()).
+ */
+struct tr_embedder *tr_embed_openai_new(const struct tr_embed_openai_opts *o,
                                         struct tr_error *err);
 
 #ifdef __cplusplus

@@ -23,3 +23,9 @@ tr_unit_test(llm providers TIMEOUT 120
 target_compile_definitions(test_llm_providers PRIVATE
     FAKE_MODEL="$<TARGET_FILE:fake_model>")
 add_dependencies(test_llm_providers fake_model)
+
+# The OpenAI embedder test is registered in embed.cmake (included before
+# this file); it needs the fake too.
+target_compile_definitions(test_embed_openai PRIVATE
+    FAKE_MODEL="$<TARGET_FILE:fake_model>")
+add_dependencies(test_embed_openai fake_model)
