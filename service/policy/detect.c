@@ -50,7 +50,7 @@ static const struct source sources[] = {
      "take (?:you|this|it|them) to court|small claims|legal proceedings|"
      "hear from my (?:lawyer|attorney))\\b"},
     {"legal_threat", "de", TR_POLICY__LEGAL_THREAT,
-     "\\b(?:(?:mein(?:em|en|e)?|einen?) (?:rechts)?anwält?(?:in|e)?\\w*|"
+     "\\b(?:(?:mein(?:em|en|e)?|einen?) (?:rechts)?anw[aä]lt\\w*|"
      "rechtsanwalt\\w*|verklag\\w*|vor gericht|rechtliche schritte|"
      "klage (?:ein|erheben)\\w*|anwaltlich\\w*|mahnverfahren)\\b"},
     {"legal_threat", "es", TR_POLICY__LEGAL_THREAT,
@@ -59,7 +59,8 @@ static const struct source sources[] = {
      "(?:una|la) demanda judicial|llevar\\w* a los tribunales|"
      "denuncia formal)\\b"},
     {"legal_threat", "fr", TR_POLICY__LEGAL_THREAT,
-     "\\b(?:(?:mon|notre|un) avocat|poursuites? judiciaires?|"
+     "\\b(?:(?:mon|notre) avocat|un avocat (?:pour|contre)|"
+     "poursuites? judiciaires?|"
      "action en justice|porter plainte|mise en demeure|"
      "(?:au|devant le) tribunal|vous poursuivre en justice)\\b"},
 
@@ -164,28 +165,31 @@ static const struct source sources[] = {
      "(?:précédentes|antérieures|initiales|du système)"},
     {"reveal_prompt", "en", INJ,
      "\\b(?:system prompt|(?:reveal|show|print|repeat|output|display|"
-     "leak|tell me|give me|what (?:is|are))\\s+(?:me\\s+)?(?:your|the)\\s+"
-     "(?:initial\\s+|hidden\\s+|original\\s+|secret\\s+)?(?:system\\s+)?"
-     "(?:prompt|instructions)\\b)"},
+     "leak|tell me|give me)\\s+(?:me\\s+)?(?:your|the)\\s+(?:(?:initial|"
+     "hidden|original|secret|internal|system)\\s+)+(?:prompt|"
+     "instructions)|(?:reveal|print|repeat|output|leak|show me)\\s+"
+     "your\\s+prompt)\\b"},
     {"reveal_prompt", "de", INJ,
-     "\\b(?:system-?prompt|(?:zeige?|verrate|gib|nenne)\\s+(?:mir\\s+)?"
-     "(?:deine|die|ihre)\\s+(?:ursprünglichen\\s+|geheimen\\s+|)?"
-     "(?:anweisungen|system-?anweisungen|prompt))\\b"},
+     "\\b(?:system-?prompt|system-?anweisungen|(?:deine|ihre)\\s+"
+     "(?:ursprünglichen|geheimen|internen|versteckten)\\s+anweisungen|"
+     "(?:zeige?|verrate|gib|nenne)\\s+(?:mir\\s+)?(?:deinen|den)\\s+"
+     "prompt)\\b"},
     {"reveal_prompt", "es", INJ,
-     "\\b(?:prompt del sistema|instrucciones del sistema|(?:muestra|"
+     "\\b(?:prompt del sistema|instrucciones del sistema|(?:mu[eé]stra|"
      "revela|dime|repite)(?:me)?\\s+(?:tu|tus|el|las)\\s+(?:prompt|"
-     "instrucciones)(?:\\s+(?:iniciales|originales|ocultas))?)\\b"},
+     "instrucciones)\\s+(?:iniciales|originales|ocultas|secretas|"
+     "internas)|(?:mu[eé]stra|revela|repite)(?:me)?\\s+tu\\s+prompt)\\b"},
     {"reveal_prompt", "fr", INJ,
      "\\b(?:prompt (?:du )?système|instructions (?:du )?système|"
      "(?:montre|révèle|affiche|répète|donne)(?:[- ]moi)?\\s+(?:ton|le|"
-     "tes|les|vos)\\s+(?:prompt|instructions)(?:\\s+(?:initiales|"
-     "originales|cachées))?)\\b"},
+     "tes|les|vos)\\s+(?:prompt|instructions)\\s+(?:initiales|"
+     "originales|cachées|secrètes|internes)|(?:montre|révèle|affiche|"
+     "répète)(?:[- ]moi)?\\s+ton\\s+prompt)\\b"},
     {"role_play", "en", INJ,
      "\\b(?:(?:you are now|from now on,? you are|act as|pretend (?:to be|"
      "you are)|roleplay as|role-play as)\\s+(?:the\\s+|an?\\s+)?"
      "(?:system|developer|admin(?:istrator)?|root|dan|unfiltered|"
-     "unrestricted|jailbroken)|developer mode|jailbreak|"
-     "do anything now)\\b"},
+     "unrestricted|jailbroken)|do anything now)\\b"},
     {"role_play", "de", INJ,
      "\\b(?:du bist (?:jetzt|ab sofort|nun)|tu so,? als (?:wärst|ob) du|"
      "agiere als|spiele? die rolle)\\s+(?:der\\s+|die\\s+|das\\s+|ein\\s+|"
