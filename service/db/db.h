@@ -222,6 +222,24 @@ void tr_db_tx_rollback(struct tr_db_conn *c);
 enum tr_err tr_db_conn_begin(struct tr_db_conn *c, struct tr_error *err);
 enum tr_err tr_db_conn_commit(struct tr_db_conn *c, struct tr_error *err);
 
+/*
+ * Send NOTIFY `channel` with `payload` soon, from a connection of the
+ * sender's own with synchronous_commit off, never inside the caller's
+ * transaction (a NOTIFY there would serialize the commits of all
+ * notifying transactions on their disk flushes).  Pending duplicates are
+ * sent once.  Best effort: a wake-up may be lost when the server is
+ * unreachable, so listeners must also poll.  Any thread.
+ */
+void tr_db_notify(struct tr_db *db, const char *channel,
+                  const char *payload);
+
+/*
+ * Send NOTIFY `channel`, `payload` with tr_db_notify() once the
+ * transaction open on `c` commits; nothing when it rolls back.
+ */
+void tr_db_conn_notify_on_commit(struct tr_db_conn *c, const char *channel,
+                                 const char *payload);
+
 /* ---- queries ---------------------------------------------------------- */
 
 /*

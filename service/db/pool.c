@@ -111,6 +111,7 @@ tr_db_close(struct tr_db *db, bool stop_cluster)
 
     if (db == NULL)
         return;
+    tr_db__notifier_stop(db);
     while ((c = db->idle) != NULL) {
         db->idle = c->next;
         PQfinish(c->pg);
@@ -250,6 +251,7 @@ tr_db_conn_release(struct tr_db_conn *c)
     db = c->db;
 
     /* Never hand on a transaction, or a tenant setting with it. */
+    tr_db__notes_flush(c, false);
     if (!c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE &&
         tr_db__simple(c->pg, "ROLLBACK", NULL) != TR_OK)
         c->broken = true;
@@ -324,6 +326,7 @@ tr_db_conn_commit(struct tr_db_conn *c, struct tr_error *err)
         rc = TR_ERROR(err, TR_E_DB_QUERY,
                       "transaction was rolled back after an earlier error");
     PQclear(res);
+    tr_db__notes_flush(c, rc == TR_OK);
 
     if (rc != TR_OK && !c->broken &&
         PQtransactionStatus(c->pg) != PQTRANS_IDLE)

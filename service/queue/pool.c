@@ -33,6 +33,8 @@ struct worker {
     pthread_t thread;
     char name[128];
     unsigned seed;
+    const char *kinds[TR_QUEUE_MAX_HANDLERS];   /* kinds it claims */
+    size_t n_kinds;
     bool started;
     bool joined;
 };
@@ -121,15 +123,59 @@ idle_wait_ms(struct tr_queue_pool *p, const char *const *kinds,
     return ms < 5 ? 5 : (int) ms;
 }
 
-/* Run the handler of a claimed job, then complete or fail it. */
-static void
-run_job(struct worker *w, struct tr_queue_job *job)
+/*
+ * Record the end of a job whose handler succeeded and, unless the pool
+ * is stopping, claim the next one into `next` in the same transaction.
+ * True when `next` holds a job.
+ */
+static bool
+finish_ok(struct worker *w, struct tr_queue_job *job, struct tr_arena *arena,
+          struct tr_queue_job *next, struct tr_error *err)
+{
+    struct tr_queue_pool *p = w->pool;
+    bool completed = false;
+    enum tr_err rc;
+
+    if (atomic_load(&p->stopping)) {
+        rc = tr_queue_complete(p->db, job, err);
+        completed = rc == TR_OK;
+    } else {
+        tr_arena_reset(arena);
+        rc = tr_queue_complete_claim(p->db, &p->o, job, w->kinds,
+                                     w->n_kinds, arena, next, &completed,
+                                     err);
+        if (rc == TR_OK || rc == TR_E_QUEUE_EMPTY) {
+            if (!completed)
+                TR_ERROR(err, TR_E_QUEUE_LEASE,
+                         "job %lld is no longer leased to \"%s\"",
+                         (long long) job->id, job->worker);
+        }
+    }
+    if (completed)
+        atomic_fetch_add(&p->n_done, 1);
+    else if (rc == TR_OK || rc == TR_E_QUEUE_EMPTY)
+        TR_LOG_ERROR("queue", "job_finish_failed",
+                     TR_KVS(TR_KV_INT("job_id", job->id),
+                            TR_KV_STR("err", tr_error_msg(err))),
+                     "could not record the end of job %lld",
+                     (long long) job->id);
+    return rc == TR_OK;
+}
+
+/*
+ * Run the handler of a claimed job, then complete or fail it.  True when
+ * the completion also claimed the next job into `next` (its strings in
+ * `arena`).
+ */
+static bool
+run_job(struct worker *w, struct tr_queue_job *job, struct tr_arena *arena,
+        struct tr_queue_job *next)
 {
     struct tr_queue_pool *p = w->pool;
     struct tr_queue__handler h;
     struct tr_error herr = {0}, err = {0};
     enum tr_err rc;
-    bool parked = false;
+    bool parked = false, claimed = false;
 
     job->stopping = &p->stopping;
     job->arena = NULL;
@@ -146,9 +192,8 @@ run_job(struct worker *w, struct tr_queue_job *job)
     }
 
     if (rc == TR_OK) {
-        rc = tr_queue_complete(p->db, job, &err);
-        if (rc == TR_OK)
-            atomic_fetch_add(&p->n_done, 1);
+        claimed = finish_ok(w, job, arena, next, &err);
+        rc = TR_OK;
     } else {
         atomic_fetch_add(&p->n_failed, 1);
         rc = tr_queue_fail(p->db, &p->o, job, tr_error_msg(&herr), &w->seed,
@@ -166,39 +211,54 @@ run_job(struct worker *w, struct tr_queue_job *job)
                             TR_KV_STR("err", tr_error_msg(&err))),
                      "could not record the end of job %lld",
                      (long long) job->id);
+    return claimed;
 }
 
+/*
+ * A worker claims a job, runs it, and completes it together with the
+ * claim of the next one; it claims on its own only when it had nothing
+ * in hand.  The two arenas take turns: the job in hand keeps its strings
+ * in one while the next job's are copied into the other.
+ */
 static void *
 worker_main(void *arg)
 {
     struct worker *w = arg;
     struct tr_queue_pool *p = w->pool;
-    const char *kinds[TR_QUEUE_MAX_HANDLERS];
-    size_t n_kinds = tr_queue__kinds(kinds, TR_QUEUE_MAX_HANDLERS);
-    struct tr_arena *scratch = tr_arena_new(CLAIM_ARENA_BLOCK);
-    struct tr_queue_job job;
+    struct tr_arena *scratch[2];
+    struct tr_queue_job job, next;
     struct tr_error err;
     unsigned long gen;
     enum tr_err rc;
+    bool in_hand = false;
+    int cur = 0;
 
-    while (scratch != NULL && !atomic_load(&p->stopping)) {
-        tr_arena_reset(scratch);
-        pthread_mutex_lock(&p->lock);
-        gen = p->wake_gen;
-        pthread_mutex_unlock(&p->lock);
+    w->n_kinds = tr_queue__kinds(w->kinds, TR_QUEUE_MAX_HANDLERS);
+    scratch[0] = tr_arena_new(CLAIM_ARENA_BLOCK);
+    scratch[1] = tr_arena_new(CLAIM_ARENA_BLOCK);
 
-        rc = tr_queue_claim(p->db, &p->o, w->name, kinds, n_kinds, scratch,
-                            &job, &err);
-        if (rc == TR_E_QUEUE_EMPTY) {
-            sleep_until_woken(p, gen, idle_wait_ms(p, kinds, n_kinds));
-            continue;
-        }
-        if (rc != TR_OK) {
-            TR_LOG_ERROR("queue", "claim_failed",
-                         TR_KVS(TR_KV_STR("err", tr_error_msg(&err))),
-                         "could not claim a job");
-            sleep_until_woken(p, gen, 1000);
-            continue;
+    while (scratch[0] != NULL && scratch[1] != NULL &&
+           !atomic_load(&p->stopping)) {
+        if (!in_hand) {
+            tr_arena_reset(scratch[cur]);
+            pthread_mutex_lock(&p->lock);
+            gen = p->wake_gen;
+            pthread_mutex_unlock(&p->lock);
+
+            rc = tr_queue_claim(p->db, &p->o, w->name, w->kinds, w->n_kinds,
+                                scratch[cur], &job, &err);
+            if (rc == TR_E_QUEUE_EMPTY) {
+                sleep_until_woken(p, gen,
+                                  idle_wait_ms(p, w->kinds, w->n_kinds));
+                continue;
+            }
+            if (rc != TR_OK) {
+                TR_LOG_ERROR("queue", "claim_failed",
+                             TR_KVS(TR_KV_STR("err", tr_error_msg(&err))),
+                             "could not claim a job");
+                sleep_until_woken(p, gen, 1000);
+                continue;
+            }
         }
 
         /* Claimed while the pool began to stop: give it back unstarted. */
@@ -206,9 +266,14 @@ worker_main(void *arg)
             tr_queue_release(p->db, &job, NULL);
             break;
         }
-        run_job(w, &job);
+        in_hand = run_job(w, &job, scratch[cur ^ 1], &next);
+        if (in_hand) {
+            job = next;
+            cur ^= 1;
+        }
     }
-    tr_arena_free(scratch);
+    tr_arena_free(scratch[0]);
+    tr_arena_free(scratch[1]);
     return NULL;
 }
 

@@ -74,6 +74,14 @@ tr_queue_enqueue(struct tr_db *db, struct tr_db_conn *tx, int64_t tenant_id,
     }
     rc = tr_db_query_value(c, "SELECT triage_job_enqueue($1, $2, $3, $4)",
                            4, params, buf, sizeof(buf), NULL, err);
+
+    /* Wake idle workers after the commit, never from inside it. */
+    if (rc == TR_OK && delay_ms <= 0) {
+        if (tx != NULL)
+            tr_db_conn_notify_on_commit(tx, TR_QUEUE_CHANNEL, kind);
+        else
+            tr_db_notify(db, TR_QUEUE_CHANNEL, kind);
+    }
     if (tx == NULL)
         tr_db_conn_release(c);
     if (rc == TR_OK && id != NULL)
@@ -104,6 +112,32 @@ kinds_literal(const char *const *kinds, size_t n_kinds, char *buf,
     return TR_OK;
 }
 
+/*
+ * Fill `job` from row `row` of `res`, whose columns from `col` on are id,
+ * tenant_id, kind, payload, attempts; strings are copied into `arena`.
+ */
+static enum tr_err
+job_from_row(const struct tr_db_res *res, int row, int col, struct tr_db *db,
+             const char *worker, struct tr_arena *arena,
+             struct tr_queue_job *job, struct tr_error *err)
+{
+    const char *tenant = tr_db_res_value(res, row, col + 1);
+
+    memset(job, 0, sizeof(*job));
+    job->id = strtoll(tr_db_res_value(res, row, col), NULL, 10);
+    job->tenant_id = tenant != NULL ? strtoll(tenant, NULL, 10) : 0;
+    job->kind = tr_arena_strdup(arena, tr_db_res_value(res, row, col + 2));
+    job->payload = tr_arena_strdup(arena,
+                                   tr_db_res_value(res, row, col + 3));
+    job->attempt = atoi(tr_db_res_value(res, row, col + 4));
+    job->worker = tr_arena_strdup(arena, worker);
+    job->arena = arena;
+    job->db = db;
+    if (job->kind == NULL || job->payload == NULL || job->worker == NULL)
+        return TR_ERROR(err, TR_E_NOMEM, "out of memory");
+    return TR_OK;
+}
+
 enum tr_err
 tr_queue_claim(struct tr_db *db, const struct tr_queue_opts *o,
                const char *worker, const char *const *kinds, size_t n_kinds,
@@ -114,7 +148,6 @@ tr_queue_claim(struct tr_db *db, const struct tr_queue_opts *o,
     const char *params[3] = {worker, lease, klist};
     struct tr_db_conn *c;
     struct tr_db_res *res = NULL;
-    const char *tenant;
     enum tr_err rc;
 
     rc = kinds_literal(kinds, n_kinds, klist, sizeof(klist), err);
@@ -136,18 +169,7 @@ tr_queue_claim(struct tr_db *db, const struct tr_queue_opts *o,
         goto out;
     }
 
-    memset(job, 0, sizeof(*job));
-    job->id = strtoll(tr_db_res_value(res, 0, 0), NULL, 10);
-    tenant = tr_db_res_value(res, 0, 1);
-    job->tenant_id = tenant != NULL ? strtoll(tenant, NULL, 10) : 0;
-    job->kind = tr_arena_strdup(arena, tr_db_res_value(res, 0, 2));
-    job->payload = tr_arena_strdup(arena, tr_db_res_value(res, 0, 3));
-    job->attempt = atoi(tr_db_res_value(res, 0, 4));
-    job->worker = tr_arena_strdup(arena, worker);
-    job->arena = arena;
-    job->db = db;
-    if (job->kind == NULL || job->payload == NULL || job->worker == NULL)
-        rc = TR_ERROR(err, TR_E_NOMEM, "out of memory");
+    rc = job_from_row(res, 0, 0, db, worker, arena, job, err);
 
 out:
     tr_db_res_free(res);
@@ -195,6 +217,56 @@ tr_queue_complete(struct tr_db *db, const struct tr_queue_job *job,
 
     return job_call(db, job, "SELECT triage_job_complete($1, $2)", 0, NULL,
                     buf, sizeof(buf), err);
+}
+
+enum tr_err
+tr_queue_complete_claim(struct tr_db *db, const struct tr_queue_opts *o,
+                        const struct tr_queue_job *done,
+                        const char *const *kinds, size_t n_kinds,
+                        struct tr_arena *arena, struct tr_queue_job *next,
+                        bool *completed, struct tr_error *err)
+{
+    char id[24], lease[16];
+    char klist[TR_QUEUE_MAX_HANDLERS * (TR_QUEUE_KIND_MAX + 1) + 3];
+    const char *params[4] = {id, done->worker, lease, klist};
+    const char *flag;
+    struct tr_db_conn *c;
+    struct tr_db_res *res = NULL;
+    enum tr_err rc;
+
+    *completed = false;
+    rc = kinds_literal(kinds, n_kinds, klist, sizeof(klist), err);
+    if (rc != TR_OK)
+        return rc;
+    snprintf(id, sizeof(id), "%" PRId64, done->id);
+    snprintf(lease, sizeof(lease), "%d", o->lease_ms);
+
+    rc = tr_db_conn_acquire(db, &c, err);
+    if (rc != TR_OK)
+        return rc;
+    rc = tr_db_exec(c, "SELECT completed, id, tenant_id, kind, payload, "
+                       "attempts FROM triage_job_complete_claim($1, $2, "
+                       "$3, $4)",
+                    4, params, &res, err);
+    tr_db_conn_release(c);
+    if (rc != TR_OK)
+        return rc;
+
+    /* One row always comes back; its id is NULL when nothing was due. */
+    if (tr_db_res_n_rows(res) != 1) {
+        rc = TR_ERROR(err, TR_E_INTERNAL, "unexpected answer to a claim");
+        goto out;
+    }
+    flag = tr_db_res_value(res, 0, 0);
+    *completed = flag != NULL && strcmp(flag, "t") == 0;
+    if (tr_db_res_value(res, 0, 1) == NULL)
+        rc = TR_E_QUEUE_EMPTY;
+    else
+        rc = job_from_row(res, 0, 1, db, done->worker, arena, next, err);
+
+out:
+    tr_db_res_free(res);
+    return rc;
 }
 
 enum tr_err

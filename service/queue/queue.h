@@ -137,6 +137,22 @@ enum tr_err tr_queue_claim(struct tr_db *db, const struct tr_queue_opts *o,
                            struct tr_queue_job *job, struct tr_error *err);
 
 /*
+ * Mark `done` complete and claim the next due job among `kinds` into
+ * `next` (strings copied into `arena`, which must not hold those of
+ * `done`), in one transaction: one disk flush per job instead of two.
+ * `completed` tells whether `done` was still leased to its worker and is
+ * now done.  TR_OK with a job in `next`, TR_E_QUEUE_EMPTY when none was
+ * due, or the database error (then nothing changed).
+ */
+enum tr_err tr_queue_complete_claim(struct tr_db *db,
+                                    const struct tr_queue_opts *o,
+                                    const struct tr_queue_job *done,
+                                    const char *const *kinds,
+                                    size_t n_kinds, struct tr_arena *arena,
+                                    struct tr_queue_job *next,
+                                    bool *completed, struct tr_error *err);
+
+/*
  * Mark a claimed job done.  TR_E_QUEUE_LEASE when its lease was lost
  * (reclaimed after expiry): then another worker owns it.
  */

@@ -159,6 +159,57 @@ expired_lease_is_reclaimed_and_old_holder_loses_it(void **state)
 }
 
 static void
+complete_claim_finishes_one_and_leases_the_next(void **state)
+{
+    struct tr_pgtest t;
+    struct tr_queue_job a_job, b_job, c_job;
+    struct tr_arena *a = tr_arena_new(4096), *b = tr_arena_new(4096);
+    struct tr_error err = {0};
+    const char *kinds[1] = {"chain"};
+    bool completed = false;
+    int64_t id1, id2;
+
+    open_db(&t);
+    assert_int_equal(tr_queue_enqueue(t.db, NULL, 0, "chain", NULL, 0, &id1,
+                                      &err), TR_OK);
+    assert_int_equal(tr_queue_enqueue(t.db, NULL, 0, "chain", NULL, 0, &id2,
+                                      &err), TR_OK);
+    assert_int_equal(tr_queue_claim(t.db, &opts, "w1", kinds, 1, a, &a_job,
+                                    &err), TR_OK);
+    assert_int_equal(a_job.id, id1);
+
+    /* Done with the first, holding the second, in one call. */
+    assert_int_equal(tr_queue_complete_claim(t.db, &opts, &a_job, kinds, 1,
+                                             b, &b_job, &completed, &err),
+                     TR_OK);
+    assert_true(completed);
+    assert_int_equal(b_job.id, id2);
+    assert_string_equal(b_job.worker, "w1");
+    assert_int_equal(owner_count(&t, "SELECT count(*) FROM jobs "
+                                     "WHERE state = 'done'"), 1);
+    assert_int_equal(owner_count(&t, "SELECT count(*) FROM jobs "
+                                     "WHERE state = 'running'"), 1);
+
+    /* The last one: completed, nothing left to hold. */
+    tr_arena_reset(a);
+    assert_int_equal(tr_queue_complete_claim(t.db, &opts, &b_job, kinds, 1,
+                                             a, &c_job, &completed, &err),
+                     TR_E_QUEUE_EMPTY);
+    assert_true(completed);
+    assert_int_equal(owner_count(&t, "SELECT count(*) FROM jobs "
+                                     "WHERE state = 'done'"), 2);
+
+    /* A job no longer leased to us is not completed a second time. */
+    assert_int_equal(tr_queue_complete_claim(t.db, &opts, &b_job, kinds, 1,
+                                             a, &c_job, &completed, &err),
+                     TR_E_QUEUE_EMPTY);
+    assert_false(completed);
+    tr_arena_free(a);
+    tr_arena_free(b);
+    tr_pgtest_close(&t);
+}
+
+static void
 release_gives_back_the_attempt(void **state)
 {
     struct tr_pgtest t;
@@ -252,6 +303,7 @@ static const struct CMUnitTest cases[] = {
     cmocka_unit_test(enqueue_for_another_tenant_inside_transaction_is_refused),
     cmocka_unit_test(bad_kind_is_rejected),
     cmocka_unit_test(expired_lease_is_reclaimed_and_old_holder_loses_it),
+    cmocka_unit_test(complete_claim_finishes_one_and_leases_the_next),
     cmocka_unit_test(release_gives_back_the_attempt),
     cmocka_unit_test(backoff_doubles_with_bounded_jitter_and_caps),
     cmocka_unit_test(stats_report_open_jobs_by_kind_and_state),

@@ -297,6 +297,48 @@ notify_wakes_an_idle_worker_fast(void **state)
     tr_pgtest_close(&t);
 }
 
+static void
+wake_up_follows_the_commit_not_the_enqueue(void **state)
+{
+    struct tr_pgtest t;
+    struct tr_queue_pool *p;
+    struct tr_queue_opts o = opts;
+    struct tr_db_conn *tx;
+    struct tr_error err = {0};
+    long long committed;
+
+    open_db(&t, 6);
+    o.idle_ms = 20000;
+    atomic_store(&first_run_ms, 0);
+    assert_int_equal(tr_queue_handler_register("ping", first_run, NULL, 0,
+                                               &err), TR_OK);
+    assert_int_equal(tr_queue_pool_start(t.db, &o, &p, &err), TR_OK);
+    usleep(700 * 1000);         /* the workers found nothing and sleep */
+
+    /* Rolled back: no job, and whatever wake-up comes finds nothing. */
+    assert_int_equal(tr_db_tx_begin(t.db, 0, &tx, &err), TR_OK);
+    assert_int_equal(tr_queue_enqueue(t.db, tx, 0, "ping", NULL, 0, NULL,
+                                      &err), TR_OK);
+    tr_db_tx_rollback(tx);
+
+    /* Enqueued in a transaction: nothing runs until it commits. */
+    assert_int_equal(tr_db_tx_begin(t.db, 0, &tx, &err), TR_OK);
+    assert_int_equal(tr_queue_enqueue(t.db, tx, 0, "ping", NULL, 0, NULL,
+                                      &err), TR_OK);
+    usleep(300 * 1000);
+    assert_int_equal(atomic_load(&first_run_ms), 0);
+    committed = now_ms();
+    assert_int_equal(tr_db_tx_commit(tx, &err), TR_OK);
+
+    for (int i = 0; i < 200 && atomic_load(&first_run_ms) == 0; i++)
+        usleep(10 * 1000);
+    assert_true(atomic_load(&first_run_ms) != 0);
+    assert_true(atomic_load(&first_run_ms) - committed < 1000);
+    assert_int_equal(tr_queue_pool_stop(p, &err), TR_OK);
+    tr_queue_pool_free(p);
+    tr_pgtest_close(&t);
+}
+
 static enum tr_err
 sleepy(struct tr_queue_job *job, void *ud, struct tr_error *err)
 {
@@ -358,6 +400,7 @@ static const struct CMUnitTest cases[] = {
     cmocka_unit_test(killed_worker_process_job_is_reclaimed_and_done_once),
     cmocka_unit_test(failing_job_is_retried_with_growing_delays_then_parked),
     cmocka_unit_test(notify_wakes_an_idle_worker_fast),
+    cmocka_unit_test(wake_up_follows_the_commit_not_the_enqueue),
     cmocka_unit_test(stop_lets_running_jobs_finish_within_grace),
 };
 
