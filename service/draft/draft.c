@@ -62,6 +62,10 @@ static const struct tr_draft__tmpl templates[] = {
      "Met vriendelijke groet", "Gerelateerde artikelen:"},
 };
 
+/*
+ * The caps keep a reply readable in an e-mail client (a screenful) and
+ * the BM25 constants are the usual ones; nothing here was tuned on data.
+ */
 void
 tr_draft_extractive_opts_default(struct tr_draft_extractive_opts *o)
 {
@@ -73,6 +77,11 @@ tr_draft_extractive_opts_default(struct tr_draft_extractive_opts *o)
     o->b = 0.75;
 }
 
+/*
+ * 0.6 lets a sentence that rewords a few words of its source pass while
+ * one that adds a claim of its own does not; numbers and negation are
+ * checked by default because coverage is blind to them.
+ */
 void
 tr_draft_ground_opts_default(struct tr_draft_ground_opts *o)
 {
@@ -81,6 +90,10 @@ tr_draft_ground_opts_default(struct tr_draft_ground_opts *o)
     o->check_negation = true;
 }
 
+/*
+ * Locales come as "de", "de-DE", "de_de" or "pt-br" from Zendesk and
+ * file imports alike; only the language part decides the templates.
+ */
 void
 tr_draft__lang_primary(const char *lang, char *out)
 {
@@ -121,6 +134,7 @@ tr_draft_new(const char *lang, struct tr_draft **out, struct tr_error *err)
     return TR_OK;
 }
 
+/* Free every source; the array is rebuilt whole when it changes. */
 static void
 sources_clear(struct tr_draft *d)
 {
@@ -134,6 +148,7 @@ sources_clear(struct tr_draft *d)
     d->n_sources = 0;
 }
 
+/* Free what one sentence owns; safe on a half-built sentence. */
 static void
 sentence_free(struct tr_draft_sentence *s)
 {
@@ -184,6 +199,8 @@ cites_copy(struct tr_draft_sentence *s, const char *const *cites,
     if (s->cites == NULL)
         return TR_E_NOMEM;
 
+    /* Providers repeat an id now and then; one marker per passage is
+     * what a reader expects. */
     for (size_t i = 0; i < n_cites; i++) {
         bool seen = false;
 
@@ -230,6 +247,8 @@ tr_draft_sentence_add(struct tr_draft *d, const char *text, size_t len,
     if ((rc = cites_check(cites, n_cites, err)) != TR_OK)
         return rc;
 
+    /* Build the sentence aside and append it last, so that a failure
+     * leaves the draft exactly as it was. */
     s.flags = flags;
     s.text = tr_draft__squeeze(text, len);
     if (s.text == NULL) {
@@ -266,6 +285,10 @@ fail:
     return rc;
 }
 
+/*
+ * A linear search: a draft cites a handful of passages out of a dozen,
+ * and a map would cost more to build than it saves.
+ */
 size_t
 tr_draft__passage_find(const struct tr_draft_passage *p, size_t n,
                        const char *id)
@@ -276,6 +299,10 @@ tr_draft__passage_find(const struct tr_draft_passage *p, size_t n,
     return n;
 }
 
+/*
+ * Passage text is measured with strlen(): it comes from our own index,
+ * zero-terminated, and the cap bounds the work of every later step.
+ */
 enum tr_err
 tr_draft__passages_check(const struct tr_draft_passage *p, size_t n,
                          struct tr_error *err)
@@ -294,6 +321,7 @@ tr_draft__passages_check(const struct tr_draft_passage *p, size_t n,
     return TR_OK;
 }
 
+/* Index of the source with `id`, or n_sources when none. */
 static size_t
 source_find(const struct tr_draft *d, const char *id)
 {
@@ -303,6 +331,10 @@ source_find(const struct tr_draft *d, const char *id)
     return d->n_sources;
 }
 
+/*
+ * Append a source copied from passage `p`.  The array is made at its
+ * final size `cap` on first use, so it never moves.
+ */
 static enum tr_err
 source_add(struct tr_draft *d, const struct tr_draft_passage *p,
            size_t cap)
@@ -351,6 +383,10 @@ tr_draft__sources_build(struct tr_draft *d, const struct tr_draft_passage *p,
     return TR_OK;
 }
 
+/*
+ * A draft of greetings alone is not grounded: it says nothing that
+ * could have been checked, and sending it would answer nothing.
+ */
 bool
 tr_draft_grounded(const struct tr_draft *d)
 {
@@ -412,6 +448,7 @@ sb_add(struct sbuf *b, const char *s, size_t len)
     b->p[b->n] = '\0';
 }
 
+/* Append a zero-terminated string. */
 static void
 sb_str(struct sbuf *b, const char *s)
 {
@@ -438,6 +475,10 @@ render_marks(struct sbuf *b, const struct tr_draft *d,
     }
 }
 
+/*
+ * The list of cited articles under a label in the draft's language; a
+ * source without title shows its id so that the marker still resolves.
+ */
 static void
 render_sources(struct sbuf *b, const struct tr_draft *d)
 {
@@ -472,6 +513,7 @@ tr_draft_render_text(const struct tr_draft *d, char **out, size_t *out_len,
     if (d == NULL)
         return TR_ERROR(err, TR_E_INVAL, "draft is NULL");
 
+    /* An empty draft still renders as "", never as NULL. */
     sb_add(&b, "", 0);
     for (size_t i = 0; i < d->n_sentences; i++) {
         const struct tr_draft_sentence *s = &d->sentences[i];
@@ -499,6 +541,7 @@ tr_draft_render_text(const struct tr_draft *d, char **out, size_t *out_len,
     return TR_OK;
 }
 
+/* The JSON name of a sentence's kind; greeting wins over the others. */
 static const char *
 kind_name(unsigned flags)
 {
@@ -534,6 +577,10 @@ json_reasons(cJSON *a, unsigned why)
     return true;
 }
 
+/*
+ * Append one sentence object to `arr`.  Once added to the array, an
+ * object is freed with the root, so only an orphan is deleted here.
+ */
 static bool
 json_sentence(cJSON *arr, const struct tr_draft_sentence *s)
 {
@@ -558,6 +605,7 @@ json_sentence(cJSON *arr, const struct tr_draft_sentence *s)
     return json_reasons(why, s->why);
 }
 
+/* Append one source object to `arr`. */
 static bool
 json_source(cJSON *arr, const struct tr_draft_source *s)
 {
@@ -579,6 +627,7 @@ json_source(cJSON *arr, const struct tr_draft_source *s)
     }
 }
 
+/* Fill the root object; false when cJSON ran out of memory. */
 static bool
 json_fill(cJSON *root, const struct tr_draft *d)
 {
@@ -623,6 +672,7 @@ tr_draft_render_json(const struct tr_draft *d, char **out,
         rc = TR_ERROR(err, TR_E_NOMEM, "out of memory");
         goto out;
     }
+    /* Unformatted: it goes into a jsonb column, not before a reader. */
     *out = cJSON_PrintUnformatted(root);
     if (*out == NULL)
         rc = TR_ERROR(err, TR_E_NOMEM, "out of memory");

@@ -74,6 +74,7 @@ struct ctx {
     struct tr_draft__hvec query;    /* sorted, unique */
 };
 
+/* True when `s` holds only whitespace (or nothing). */
 static bool
 blank(const char *s, size_t len)
 {
@@ -83,6 +84,10 @@ blank(const char *s, size_t len)
     return true;
 }
 
+/*
+ * Zero caps would make an empty reply that still looks like a draft;
+ * refuse them rather than send a greeting alone.
+ */
 static enum tr_err
 opts_check(const struct tr_draft_extractive_opts *o, struct tr_error *err)
 {
@@ -109,6 +114,11 @@ choose(struct ctx *x, const struct tr_draft_passage *p, size_t n)
     if (x->ch == NULL)
         return TR_E_NOMEM;
 
+    /*
+     * Pass 0 takes the passages in the ticket's language; pass 1, run
+     * only when there were none, takes any, because an answer in the
+     * article's language beats escalating for want of a translation.
+     */
     for (int pass = 0; pass < 2 && x->n_ch == 0; pass++) {
         for (size_t i = 0; i < n && x->n_ch < x->o->max_passages; i++) {
             char loc[TR_DRAFT_LANG_MAX];
@@ -127,6 +137,12 @@ choose(struct ctx *x, const struct tr_draft_passage *p, size_t n)
     return TR_OK;
 }
 
+/*
+ * Append unit `u` of chosen passage `pi` as a candidate, with its
+ * squeezed text (what the reply will say) and its terms.  The candidate
+ * is counted before its buffers are filled so that cleanup frees them
+ * whatever failed.
+ */
 static enum tr_err
 cand_add(struct ctx *x, size_t pi, const struct tr_draft__unit *u)
 {
@@ -220,6 +236,7 @@ score(struct ctx *x)
 
         for (size_t i = 0; i < x->n_c; i++)
             df += term_freq(&x->c[i].bag.terms, t) > 0;
+        /* A ticket word found in no unit says nothing about them. */
         if (df == 0)
             continue;
         idf = log(1.0 + ((double)x->n_c - (double)df + 0.5)
@@ -327,6 +344,9 @@ take(struct ctx *x, const struct group *g, size_t max_units,
         }
     if (units == 0)
         return;
+
+    /* A later group that does not fit is skipped whole; a smaller one
+     * further down the list may still fit. */
     if (!first && (*n_units + units > max_units
                    || *n_chars + chars > x->o->max_chars))
         return;
@@ -337,6 +357,8 @@ take(struct ctx *x, const struct group *g, size_t max_units,
 
         if (c->dropped || said(x, c))
             continue;
+        /* The best group is cut rather than lost: a reply needs at
+         * least that. */
         if (first && *n_units > 0 && (*n_units + 1 > max_units
                                       || *n_chars + len > x->o->max_chars))
             break;
@@ -368,6 +390,7 @@ select_units(struct ctx *x)
         return;
     }
 
+    /* Groups that share no word with the ticket add only length. */
     for (size_t i = 0; i < x->n_g && x->g[i].score > 0; i++)
         take(x, &x->g[i], max_units, &n_units, &n_chars);
 }
@@ -399,6 +422,8 @@ compose(struct ctx *x, struct tr_draft **out, struct tr_error *err)
 
         if (!c->picked)
             continue;
+        /* One paragraph per passage: a reader sees where each source
+         * begins, and its marker changes there too. */
         if (c->pi != last_pi)
             flags |= TR_DRAFT_SENT_PARA;
         if (c->unit.kind == TR_DRAFT__ITEM)
@@ -423,6 +448,7 @@ fail:
     return rc;
 }
 
+/* Release everything the drafting context holds. */
 static void
 ctx_cleanup(struct ctx *x)
 {
@@ -459,6 +485,28 @@ args_check(const char *ticket, size_t len,
     return tr_draft__passages_check(p, n, err);
 }
 
+/*
+ * The ticket's distinct content words are the query.  Numbers and
+ * negation play no part in choosing sentences: a ticket that says "not"
+ * still wants the article that answers it.
+ */
+static enum tr_err
+query_build(struct ctx *x, const char *ticket, size_t len)
+{
+    struct tr_draft__bag q;
+    enum tr_err rc;
+
+    tr_draft__bag_init(&q);
+    rc = tr_draft__bag_add(&q, ticket, len, x->lang);
+    if (rc == TR_OK) {
+        tr_draft__hvec_unique(&q.terms);
+        x->query = q.terms;
+        q.terms = (struct tr_draft__hvec){0};
+    }
+    tr_draft__bag_cleanup(&q);
+    return rc;
+}
+
 enum tr_err
 tr_draft_extractive(const char *ticket, size_t len, const char *lang,
                     const struct tr_draft_passage *p, size_t n,
@@ -467,7 +515,6 @@ tr_draft_extractive(const char *ticket, size_t len, const char *lang,
 {
     struct tr_draft_extractive_opts defaults;
     struct ctx x = {0};
-    struct tr_draft__bag q;
     enum tr_err rc;
 
     *out = NULL;
@@ -480,35 +527,25 @@ tr_draft_extractive(const char *ticket, size_t len, const char *lang,
     x.o = o;
     tr_draft__lang_primary(lang, x.lang);
 
-    tr_draft__bag_init(&q);
-    if ((rc = choose(&x, p, n)) != TR_OK
-        || (rc = tr_draft__bag_add(&q, ticket, len, x.lang)) != TR_OK)
-        goto nomem;
-    tr_draft__hvec_unique(&q.terms);
-    x.query = q.terms;
-    q.terms = (struct tr_draft__hvec){0};
-
-    if (x.n_ch == 0) {
-        rc = TR_ERROR(err, TR_E_NOTFOUND,
-                      "no passage with text to draft a reply from");
-        goto out;
-    }
-    if ((rc = gather(&x)) != TR_OK)
+    if (choose(&x, p, n) != TR_OK || query_build(&x, ticket, len) != TR_OK
+        || gather(&x) != TR_OK)
         goto nomem;
 
-    /* Passages of headings alone leave nothing to say. */
+    /* Nothing to say: the caller escalates instead of drafting. */
     if (x.n_c == 0) {
-        rc = TR_ERROR(err, TR_E_NOTFOUND,
-                      "no passage has a sentence to draft a reply from");
+        rc = TR_ERROR(err, TR_E_NOTFOUND, "no passage with a sentence to "
+                      "draft a reply from");
         goto out;
     }
     score(&x);
-    if ((rc = group(&x)) != TR_OK)
+    if (group(&x) != TR_OK)
         goto nomem;
     select_units(&x);
 
     if ((rc = compose(&x, out, err)) != TR_OK)
         goto out;
+
+    /* Sources are resolved now so that the draft renders unchecked. */
     if (tr_draft__sources_build(*out, p, n) != TR_OK) {
         tr_draft_free(*out);
         *out = NULL;
@@ -519,7 +556,6 @@ tr_draft_extractive(const char *ticket, size_t len, const char *lang,
 nomem:
     rc = TR_ERROR(err, TR_E_NOMEM, "out of memory");
 out:
-    tr_draft__bag_cleanup(&q);
     ctx_cleanup(&x);
     return rc;
 }

@@ -40,6 +40,7 @@ struct cited {
     const char *lang;               /* cue language of the sentence */
 };
 
+/* Free one passage's bags and units; safe on a passage never built. */
 static void
 pinfo_cleanup(struct pinfo *pi)
 {
@@ -51,6 +52,7 @@ pinfo_cleanup(struct pinfo *pi)
     tr_draft__bag_cleanup(&pi->all);
 }
 
+/* The check compares sets: drop repeats of words and numbers. */
 static void
 bag_unique(struct tr_draft__bag *b)
 {
@@ -95,6 +97,7 @@ pinfo_build(struct pinfo *pi, const struct tr_draft_passage *p,
     return TR_OK;
 }
 
+/* Append every value of `from` to `to`; TR_E_NOMEM. */
 static enum tr_err
 hvec_append(struct tr_draft__hvec *to, const struct tr_draft__hvec *from)
 {
@@ -178,6 +181,7 @@ coverage(const struct tr_draft__bag *sb, const struct cited *c,
 {
     double cov = 1.0;
 
+    /* A sentence of numbers alone ("24/7.") stands or falls by them. */
     if (sb->terms.n > 0)
         cov = (double)tr_draft__hvec_common(&sb->terms, &c->terms)
               / (double)sb->terms.n;
@@ -218,9 +222,12 @@ check_sentence(struct tr_draft *d, struct tr_draft_sentence *s,
 
     /* Nothing to compare: neither a content word nor a number. */
     if (sb.terms.n == 0 && sb.nums.n == 0) {
+        /* "Yes." or "Done!" may be true or not; nothing here can tell,
+         * so a person must. */
         why |= TR_DRAFT_WHY_EMPTY;
         goto out;
     }
+    /* Every cited id is unknown: there is nothing to compare with. */
     if (c.n_known == 0)
         goto out;
 
@@ -231,6 +238,8 @@ check_sentence(struct tr_draft *d, struct tr_draft_sentence *s,
         if (neg >= 0 && (bool)neg != sb.neg)
             why |= TR_DRAFT_WHY_NEGATION;
     }
+    /* A wrong number or a flipped statement is wrong however many
+     * words it shares: the score says so for whoever sorts by it. */
     if (why & (TR_DRAFT_WHY_NUMBER | TR_DRAFT_WHY_NEGATION))
         score = 0;
 
@@ -244,6 +253,38 @@ out:
     return rc;
 }
 
+/*
+ * Give every sentence of `d` its verdict and list the unsupported ones.
+ * Greetings and closings are exempt: they are fixed courtesy, and a
+ * provider that marks a claim as greeting is caught by the prompt's
+ * rules, not here.
+ */
+static enum tr_err
+check_all(struct tr_draft *d, const struct tr_draft_passage *p, size_t n,
+          struct pinfo *info, const struct tr_draft_ground_opts *o)
+{
+    enum tr_err rc;
+
+    for (size_t i = 0; i < d->n_sentences; i++) {
+        struct tr_draft_sentence *s = &d->sentences[i];
+
+        if (s->flags & (TR_DRAFT_SENT_GREETING | TR_DRAFT_SENT_CLOSING)) {
+            s->verdict = TR_DRAFT_EXEMPT;
+            s->score = 1.0;
+            continue;
+        }
+        if ((rc = check_sentence(d, s, p, n, info, o)) != TR_OK)
+            return rc;
+        if (s->verdict == TR_DRAFT_UNSUPPORTED)
+            d->unsupported[d->n_unsupported++] = i;
+    }
+    return TR_OK;
+}
+
+/*
+ * Coverage is a share: a threshold outside [0, 1] would pass or fail
+ * everything, which is never what a tenant meant.
+ */
 static enum tr_err
 opts_check(const struct tr_draft_ground_opts *o, struct tr_error *err)
 {
@@ -274,6 +315,8 @@ tr_draft_ground_check(struct tr_draft *d, const struct tr_draft_passage *p,
         || (rc = tr_draft__passages_check(p, n, err)) != TR_OK)
         return rc;
 
+    /* Passage facts are built on first citation: most passages of a
+     * call are cited by no sentence at all. */
     info = calloc(n ? n : 1, sizeof(*info));
     d->unsupported = calloc(d->n_sentences ? d->n_sentences : 1,
                             sizeof(*d->unsupported));
@@ -282,23 +325,8 @@ tr_draft_ground_check(struct tr_draft *d, const struct tr_draft_passage *p,
         goto out;
     }
 
-    for (size_t i = 0; i < d->n_sentences; i++) {
-        struct tr_draft_sentence *s = &d->sentences[i];
-
-        if (s->flags & (TR_DRAFT_SENT_GREETING | TR_DRAFT_SENT_CLOSING)) {
-            s->verdict = TR_DRAFT_EXEMPT;
-            s->score = 1.0;
-            continue;
-        }
-        if ((rc = check_sentence(d, s, p, n, info, o)) != TR_OK) {
-            TR_ERROR(err, rc, "out of memory");
-            goto out;
-        }
-        if (s->verdict == TR_DRAFT_UNSUPPORTED)
-            d->unsupported[d->n_unsupported++] = i;
-    }
-
-    if (tr_draft__sources_build(d, p, n) != TR_OK) {
+    if (check_all(d, p, n, info, o) != TR_OK
+        || tr_draft__sources_build(d, p, n) != TR_OK) {
         rc = TR_ERROR(err, TR_E_NOMEM, "out of memory");
         goto out;
     }

@@ -32,6 +32,7 @@ static const char *const abbrevs[] = {
     "st", "vgl", "approx", "resp", "cf",
 };
 
+/* ASCII whitespace; the text is UTF-8 but every break is ASCII. */
 static bool
 is_space(char c)
 {
@@ -63,6 +64,7 @@ marker_len(const char *s, size_t len)
     return 0;
 }
 
+/* Append a unit; TR_E_NOMEM. */
 static enum tr_err
 push(struct tr_draft__units *u, size_t start, size_t end,
      enum tr_draft__unit_kind kind, size_t block)
@@ -164,6 +166,7 @@ sentence_end(const char *s, size_t start, size_t end, size_t *next)
     return end;
 }
 
+/* True when s[start, end) ends with sentence punctuation. */
 static bool
 ends_like_sentence(const char *s, size_t start, size_t end)
 {
@@ -172,6 +175,7 @@ ends_like_sentence(const char *s, size_t start, size_t end)
     return end > start && strchr(".!?:;", s[end - 1]) != NULL;
 }
 
+/* Count whitespace-separated words of s[start, end). */
 static size_t
 count_words(const char *s, size_t start, size_t end)
 {
@@ -197,6 +201,7 @@ split_block(const char *s, size_t bs, size_t be, size_t block,
     size_t start = bs, first = out->n;
     enum tr_err rc;
 
+    /* A step stays one unit even when it holds two sentences. */
     if (marker_len(s + bs, be - bs) > 0)
         return push(out, bs, be, TR_DRAFT__ITEM, block);
 
@@ -265,6 +270,10 @@ tr_draft__split(const char *s, size_t len, struct tr_draft__units *out)
     return TR_OK;
 }
 
+/*
+ * Sentences are stored squeezed so that a draft reads the same however
+ * the passage was wrapped, and so that duplicates compare equal.
+ */
 char *
 tr_draft__squeeze(const char *s, size_t len)
 {

@@ -131,6 +131,7 @@ static const char *const suffixes[] = {
 /* Bytes a stem keeps at least. */
 #define STEM_MIN 3
 
+/* True when `w` is one of the `n` strings of `list`. */
 static bool
 in_list(const char *const *list, size_t n, const char *w)
 {
@@ -140,6 +141,11 @@ in_list(const char *const *list, size_t n, const char *w)
     return false;
 }
 
+/*
+ * True when `w` (folded) is a negation cue of `lang`.  Unknown or
+ * missing languages take every list: missing a cue would let a flipped
+ * statement through, while an extra cue only sends a draft to review.
+ */
 static bool
 is_negation(const char *w, const char *lang)
 {
@@ -244,6 +250,7 @@ stem(char *w, size_t len)
     return len;
 }
 
+/* FNV-1a over `len` bytes from the offset `h`. */
 static uint64_t
 hash(uint64_t h, const char *s, size_t len)
 {
@@ -254,6 +261,7 @@ hash(uint64_t h, const char *s, size_t len)
     return h;
 }
 
+/* Doubling growth; the vectors live for one call only. */
 enum tr_err
 tr_draft__hvec_push(struct tr_draft__hvec *h, uint64_t x)
 {
@@ -270,6 +278,7 @@ tr_draft__hvec_push(struct tr_draft__hvec *h, uint64_t x)
     return TR_OK;
 }
 
+/* qsort order of hashes. */
 static int
 cmp_u64(const void *a, const void *b)
 {
@@ -358,6 +367,7 @@ struct bag_ctx {
     enum tr_err rc;
 };
 
+/* True when the word holds a digit. */
 static bool
 has_digit(const char *w, size_t len)
 {
@@ -367,6 +377,11 @@ has_digit(const char *w, size_t len)
     return false;
 }
 
+/*
+ * Word callback of tr_text_words(): sort each word into the bag as a
+ * number-like token, a negation cue, a stopword (dropped) or a stemmed
+ * content word.  Stops the walk when memory runs out.
+ */
 static int
 on_word(void *ud, const char *word, size_t word_len, size_t offset)
 {
@@ -386,11 +401,15 @@ on_word(void *ud, const char *word, size_t word_len, size_t offset)
                 letters = true;
         if (!letters)
             return 0;
+
+        /* Error codes and versions ("e404", "v2") are facts too. */
         n = fold_word(word, word_len, w);
         c->rc = tr_draft__hvec_push(&c->bag->nums, hash(HASH_NUM, w, n));
         return c->rc != TR_OK;
     }
 
+    /* A cue is checked before the stopwords: "no" and "not" must never
+     * be dropped as function words. */
     n = fold_word(word, word_len, w);
     if (is_negation(w, c->lang)) {
         c->bag->neg = true;
@@ -453,6 +472,11 @@ scan_numbers(struct tr_draft__bag *b, const char *s, size_t len)
     return TR_OK;
 }
 
+/*
+ * Words come from tr_text_words() so that a draft splits text into words
+ * exactly as the index does; numbers are scanned separately because the
+ * word splitter cuts "1,5" in two.
+ */
 enum tr_err
 tr_draft__bag_add(struct tr_draft__bag *b, const char *s, size_t len,
                   const char *lang)
