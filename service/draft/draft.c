@@ -636,6 +636,7 @@ json_fill(cJSON *root, const struct tr_draft *d)
     if (!cJSON_AddStringToObject(root, "language", d->lang)
         || !cJSON_AddBoolToObject(root, "checked", d->checked)
         || !cJSON_AddBoolToObject(root, "grounded", tr_draft_grounded(d))
+        || !cJSON_AddBoolToObject(root, "weak_match", d->weak_match)
         || (sents = cJSON_AddArrayToObject(root, "sentences")) == NULL
         || (srcs = cJSON_AddArrayToObject(root, "sources")) == NULL
         || (uns = cJSON_AddArrayToObject(root, "unsupported")) == NULL)

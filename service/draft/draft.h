@@ -121,6 +121,11 @@ struct tr_draft {
     bool checked;               /* tr_draft_ground_check() has run */
     size_t *unsupported;        /* indexes into sentences */
     size_t n_unsupported;
+    /* Set by the extractive drafter when no passage sentence shared a
+     * word with the ticket and the opening of the best passage was used
+     * instead: the draft is grounded but may not answer the question,
+     * so it should not be sent without approval. */
+    bool weak_match;
 };
 
 /*
@@ -193,8 +198,10 @@ enum tr_err tr_draft_sentence_add(struct tr_draft *d, const char *text,
  * used.  The reply opens with a greeting in `lang` (English when the
  * language has no templates), then the sentences of the best passages
  * that share most terms with the ticket, in passage order, each citing
- * its passage, a list of steps kept whole, then a closing.  The result
- * is the same for the same input.  The draft is not yet checked; its
+ * its passage, a list of steps kept whole, then a closing.  When no
+ * sentence shares a word with the ticket, the opening of the best
+ * passage is used and d->weak_match is set.  The result is the same
+ * for the same input.  The draft is not yet checked; its
  * sources are filled.
  *
  * Returns TR_E_NOTFOUND when no passage has usable text: the caller
@@ -256,7 +263,7 @@ enum tr_err tr_draft_render_text(const struct tr_draft *d, char **out,
 
 /*
  * Render `d` as a JSON object for storage: language, checked, grounded,
- * sentences (text, kind, cites, verdict, score, reasons), sources and
+ * weak_match, sentences (text, kind, cites, verdict, score, reasons), sources and
  * the indexes of unsupported sentences.  *out is a new zero-terminated
  * string the caller frees with free().  TR_E_INVAL for a NULL draft,
  * TR_E_NOMEM.

@@ -72,6 +72,7 @@ struct ctx {
     struct group *g;
     size_t n_g;
     struct tr_draft__hvec query;    /* sorted, unique */
+    bool weak;                      /* nothing matched the ticket */
 };
 
 /* True when `s` holds only whitespace (or nothing). */
@@ -381,6 +382,7 @@ select_units(struct ctx *x)
 
     /* Nothing shares a word with the ticket: open the best passage. */
     fallback = x->g[0].score <= 0;
+    x->weak = fallback;
     if (fallback) {
         if (max_units > FALLBACK_UNITS)
             max_units = FALLBACK_UNITS;
@@ -544,6 +546,7 @@ tr_draft_extractive(const char *ticket, size_t len, const char *lang,
 
     if ((rc = compose(&x, out, err)) != TR_OK)
         goto out;
+    (*out)->weak_match = x.weak;
 
     /* Sources are resolved now so that the draft renders unchecked. */
     if (tr_draft__sources_build(*out, p, n) != TR_OK) {

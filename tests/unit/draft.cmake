@@ -8,6 +8,8 @@ tr_unit_test(draft extract SOURCES unit/test_draft_fx.c
     draft_extractive_keeps_steps_whole
     draft_extractive_respects_caps
     draft_extractive_passes_its_own_grounding
+    draft_extractive_flags_a_weak_match
+    draft_extractive_keeps_abbreviations_inside_sentences
     draft_render_text_marks_citations
     draft_render_json_keeps_everything
     draft_extractive_without_passages_is_refused

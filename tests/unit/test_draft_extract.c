@@ -84,6 +84,7 @@ draft_extractive_cites_only_given_passages(void **state)
 
     /* The password question is answered from the password article. */
     assert_true(fx_sentence_with(d, "Forgot password") >= 0);
+    assert_false(d->weak_match);
     assert_string_equal(d->sources[0].id, "a101#1");
     assert_string_equal(d->sources[0].url, p[0].url);
     tr_draft_free(d);
@@ -457,6 +458,59 @@ draft_extractive_refuses_bad_input(void **state)
     fx_free(&f);
 }
 
+static void
+draft_extractive_flags_a_weak_match(void **state)
+{
+    struct fx f;
+    struct tr_draft_passage p[2];
+    struct tr_draft *d;
+
+    (void)state;
+    fx_load(&f);
+    p[0] = fx_get(&f, "a202#1");
+    p[1] = fx_get(&f, "a404#1");
+
+    /* No word of the ticket occurs: the best passage's opening is used,
+     * from the best passage only, and the draft says it is weak. */
+    d = draft("Zzyzx quux?", "en", p, 2);
+    assert_true(d->weak_match);
+    assert_true(n_body(d) >= 1 && n_body(d) <= 3);
+    assert_int_equal(d->n_sources, 1);
+    assert_string_equal(d->sources[0].id, "a202#1");
+    assert_true(fx_sentence_with(d, "You can request a refund") >= 0);
+    tr_draft_free(d);
+    fx_free(&f);
+}
+
+static void
+draft_extractive_keeps_abbreviations_inside_sentences(void **state)
+{
+    struct tr_draft_passage p = {
+        .id = "a7#1", .locale = "en",
+        .text = "Choose a strong password, e.g. Blue-Horse-42. We send "
+                "codes to P.O. boxes too. Call Dr. Smith on weekdays! "
+                "Is it safe? Yes.\n\nDas Angebot gilt ab dem 3. Mai f\xc3"
+                "\xbcr alle Konten.",
+    };
+    const char *q = "password codes boxes Smith safe Angebot Mai Konten";
+    struct tr_draft_extractive_opts o;
+    struct tr_draft *d = NULL;
+
+    (void)state;
+    tr_draft_extractive_opts_default(&o);
+    o.max_chars = 4000;
+    assert_int_equal(tr_draft_extractive(q, strlen(q), "en", &p, 1, &o, &d,
+                                         NULL), TR_OK);
+    assert_true(fx_sentence_with(d, "Choose a strong password, e.g. "
+                                    "Blue-Horse-42.") >= 0);
+    assert_true(fx_sentence_with(d, "We send codes to P.O. boxes too.")
+                >= 0);
+    assert_true(fx_sentence_with(d, "Call Dr. Smith on weekdays!") >= 0);
+    assert_true(fx_sentence_with(d, "Is it safe?") >= 0);
+    assert_true(fx_sentence_with(d, "Das Angebot gilt ab dem 3. Mai") >= 0);
+    tr_draft_free(d);
+}
+
 static const struct CMUnitTest cases[] = {
     cmocka_unit_test(draft_extractive_cites_only_given_passages),
     cmocka_unit_test(draft_extractive_is_deterministic),
@@ -465,6 +519,8 @@ static const struct CMUnitTest cases[] = {
     cmocka_unit_test(draft_extractive_keeps_steps_whole),
     cmocka_unit_test(draft_extractive_respects_caps),
     cmocka_unit_test(draft_extractive_passes_its_own_grounding),
+    cmocka_unit_test(draft_extractive_flags_a_weak_match),
+    cmocka_unit_test(draft_extractive_keeps_abbreviations_inside_sentences),
     cmocka_unit_test(draft_render_text_marks_citations),
     cmocka_unit_test(draft_render_json_keeps_everything),
     cmocka_unit_test(draft_extractive_without_passages_is_refused),
