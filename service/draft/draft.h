@@ -28,11 +28,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* err.h has no C++ guard of its own. */
+#include "err.h"
 
 /* Longest ticket text (subject and body) the drafter reads, in bytes. */
 #define TR_DRAFT_TICKET_MAX ((size_t)1 << 20)
