@@ -14,6 +14,8 @@
 
 #include "cli.h"
 #include "httpc.h"
+#include "ledger.h"
+#include "policy.h"
 
 struct command {
     const char *name;
@@ -32,6 +34,8 @@ static const struct command commands[] = {
     {"kb", tr_cli_cmd_kb, "import knowledge-base articles, roll back"},
     {"reindex", tr_cli_cmd_reindex, "build a new knowledge-base index"},
     {"search", tr_cli_cmd_search, "search a tenant's knowledge base"},
+    {"route", tr_cli_cmd_route, "train the router, set and test routing"},
+    {"ledger", tr_cli_cmd_ledger, "verify the decision ledger, replay a draft"},
     {"eval", tr_cli_cmd_eval, "measure retrieval and routing offline"},
     {"config", tr_cli_cmd_config, "show the effective configuration"},
     {"version", cmd_version, "print the version"},
