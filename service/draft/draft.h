@@ -264,8 +264,9 @@ enum tr_err tr_draft_render_text(const struct tr_draft *d, char **out,
 
 /*
  * Render `d` as a JSON object for storage: language, checked, grounded,
- * weak_match, sentences (text, kind, cites, verdict, score, reasons), sources and
- * the indexes of unsupported sentences.  *out is a new zero-terminated
+ * weak_match, sentences (text, kind, para, cites, verdict, score,
+ * reasons), sources (id, article_id as a string, title, url) and the
+ * indexes of unsupported sentences.  *out is a new zero-terminated
  * string the caller frees with free().  TR_E_INVAL for a NULL draft,
  * TR_E_NOMEM.
  */

@@ -13,7 +13,8 @@ tr_unit_test(draft extract SOURCES unit/test_draft_fx.c
     draft_render_text_marks_citations
     draft_render_json_keeps_everything
     draft_extractive_without_passages_is_refused
-    draft_extractive_refuses_bad_input)
+    draft_extractive_refuses_bad_input
+    draft_extractive_refuses_huge_passage_by_name)
 tr_unit_test(draft ground SOURCES unit/test_draft_fx.c
     LIBS tr_draft PkgConfig::CJSON CASES
     draft_ground_copied_sentence_is_supported

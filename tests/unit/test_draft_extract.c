@@ -397,7 +397,7 @@ draft_extractive_refuses_bad_input(void **state)
     struct tr_error err = {0};
     struct tr_draft_extractive_opts o;
     struct tr_draft_passage p[2];
-    char *huge;
+    char *text = NULL;
 
     (void)state;
     fx_load(&f);
@@ -418,28 +418,6 @@ draft_extractive_refuses_bad_input(void **state)
                                          &err), TR_E_INVAL);
     assert_non_null(strstr(err.msg, "passage 2 has no id"));
 
-    /* A huge passage is refused by name, not cut silently. */
-    huge = malloc(TR_DRAFT_PASSAGE_MAX + 2);
-    assert_non_null(huge);
-    memset(huge, 'y', TR_DRAFT_PASSAGE_MAX + 1);
-    huge[TR_DRAFT_PASSAGE_MAX + 1] = '\0';
-    p[1] = fx_get(&f, "a404#1");
-    p[1].text = huge;
-    assert_int_equal(tr_draft_extractive("refund", 6, "en", p, 2, NULL, &d,
-                                         &err), TR_E_TOOBIG);
-    assert_non_null(strstr(err.msg, "a404#1"));
-    assert_null(d);
-
-    /* Just under the cap is fine, and unreadable bytes do no harm. */
-    memset(huge, 0xFF, TR_DRAFT_PASSAGE_MAX);
-    memcpy(huge, "Refunds need a receipt. ", 24);
-    huge[TR_DRAFT_PASSAGE_MAX] = '\0';
-    assert_int_equal(tr_draft_extractive("refund receipt", 14, "en", p + 1,
-                                         1, NULL, &d, &err), TR_OK);
-    assert_true(fx_sentence_with(d, "Refunds need a receipt.") >= 0);
-    tr_draft_free(d);
-    free(huge);
-
     assert_int_equal(tr_draft_extractive("x", TR_DRAFT_TICKET_MAX + 1, "en",
                                          f.p, f.n, NULL, &d, &err),
                      TR_E_TOOBIG);
@@ -452,9 +430,10 @@ draft_extractive_refuses_bad_input(void **state)
     assert_int_equal(tr_draft_extractive("refund", 6, "en", f.p, f.n, &o,
                                          &d, &err), TR_E_INVAL);
     assert_null(d);
-    assert_int_equal(tr_draft_render_text(NULL, &huge, NULL, &err),
+    assert_int_equal(tr_draft_render_text(NULL, &text, NULL, &err),
                      TR_E_INVAL);
-    assert_int_equal(tr_draft_render_json(NULL, &huge, &err), TR_E_INVAL);
+    assert_int_equal(tr_draft_render_json(NULL, &text, &err), TR_E_INVAL);
+    assert_null(text);
     fx_free(&f);
 }
 
@@ -511,6 +490,43 @@ draft_extractive_keeps_abbreviations_inside_sentences(void **state)
     tr_draft_free(d);
 }
 
+static void
+draft_extractive_refuses_huge_passage_by_name(void **state)
+{
+    struct fx f;
+    struct tr_draft *d = NULL;
+    struct tr_error err = {0};
+    struct tr_draft_passage p[2];
+    char *huge;
+
+    (void)state;
+    fx_load(&f);
+    p[0] = fx_get(&f, "a202#1");
+
+    /* A huge passage is refused by name, not cut silently. */
+    huge = malloc(TR_DRAFT_PASSAGE_MAX + 2);
+    assert_non_null(huge);
+    memset(huge, 'y', TR_DRAFT_PASSAGE_MAX + 1);
+    huge[TR_DRAFT_PASSAGE_MAX + 1] = '\0';
+    p[1] = fx_get(&f, "a404#1");
+    p[1].text = huge;
+    assert_int_equal(tr_draft_extractive("refund", 6, "en", p, 2, NULL, &d,
+                                         &err), TR_E_TOOBIG);
+    assert_non_null(strstr(err.msg, "a404#1"));
+    assert_null(d);
+
+    /* Just under the cap is fine, and unreadable bytes do no harm. */
+    memset(huge, 0xFF, TR_DRAFT_PASSAGE_MAX);
+    memcpy(huge, "Refunds need a receipt. ", 24);
+    huge[TR_DRAFT_PASSAGE_MAX] = '\0';
+    assert_int_equal(tr_draft_extractive("refund receipt", 14, "en", p + 1,
+                                         1, NULL, &d, &err), TR_OK);
+    assert_true(fx_sentence_with(d, "Refunds need a receipt.") >= 0);
+    tr_draft_free(d);
+    free(huge);
+    fx_free(&f);
+}
+
 static const struct CMUnitTest cases[] = {
     cmocka_unit_test(draft_extractive_cites_only_given_passages),
     cmocka_unit_test(draft_extractive_is_deterministic),
@@ -525,6 +541,7 @@ static const struct CMUnitTest cases[] = {
     cmocka_unit_test(draft_render_json_keeps_everything),
     cmocka_unit_test(draft_extractive_without_passages_is_refused),
     cmocka_unit_test(draft_extractive_refuses_bad_input),
+    cmocka_unit_test(draft_extractive_refuses_huge_passage_by_name),
 };
 
 TR_TEST_MAIN(cases)
