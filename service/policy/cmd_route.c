@@ -98,6 +98,7 @@ open_tenant(struct tr_cli *cli, const char *name, struct tr_db **db,
         *db = NULL;
         return tr_cli_fail(cli, "%s", tr_error_msg(&err));
     }
+
     return TR_EXIT_OK;
 }
 
@@ -125,9 +126,11 @@ split_rows(const struct tr_route_set *set, double holdout, bool halve,
         else
             s->test[s->n_test++] = set->rows[i];
     }
+
     return 0;
 }
 
+/* The row arrays only; the rows' strings belong to their set. */
 static void
 split_free(struct split *s)
 {
@@ -136,7 +139,11 @@ split_free(struct split *s)
     free(s->test);
 }
 
-/* Score `m` on the rows of `rows`. */
+/*
+ * Score `m` on `n` rows.  A row counts as correct when the reported
+ * label (the abstain label when the model abstains) equals its label,
+ * so an out-of-scope row is correct exactly when it is caught.
+ */
 static enum tr_err
 score_rows(const struct tr_route_model *m, const struct tr_route_example
            *rows, size_t n, struct score *sc, struct tr_error *err)
@@ -161,16 +168,22 @@ score_rows(const struct tr_route_model *m, const struct tr_route_example
         sc->n_in += !is_oos;
         sc->correct_in += !is_oos && ok;
     }
+
     return TR_OK;
 }
 
+/* a / b, and 0 for an empty set rather than NaN in the output. */
 static double
 ratio(size_t a, size_t b)
 {
     return b > 0 ? (double)a / (double)b : 0.0;
 }
 
-/* True when some row of `set` has label `label`. */
+/*
+ * True when some row of `set` has label `label`.  The out-of-scope
+ * label is only passed to the trainer when the data has such rows, so
+ * that a tenant without them trains an ordinary classifier.
+ */
 static bool
 has_label(const struct tr_route_set *set, const char *label)
 {
@@ -180,7 +193,11 @@ has_label(const struct tr_route_set *set, const char *label)
     return false;
 }
 
-/* Train, calibrate and score; *out is the trained model. */
+/*
+ * Train, calibrate and score; *out is the trained model (freed by the
+ * caller also on failure).  Without calibration rows the model keeps
+ * temperature 1 and threshold 0: it never abstains.
+ */
 static enum tr_err
 train_model(const struct route_opts *o, const struct tr_route_set *data,
             const struct tr_route_set *val, struct split *s,
@@ -207,9 +224,11 @@ train_model(const struct route_opts *o, const struct tr_route_set *data,
         if (rc != TR_OK)
             return rc;
     }
+
     return score_rows(*out, s->test, s->n_test, sc, err);
 }
 
+/* The metrics stored with the model, as a JSON object (malloc'd). */
 static char *
 metrics_json(const struct split *s, const struct tr_route_calibration *cal,
              const struct score *sc, bool with_val)
@@ -230,6 +249,7 @@ metrics_json(const struct split *s, const struct tr_route_calibration *cal,
     return buf;
 }
 
+/* What `route train` reports once the model is stored. */
 static void
 print_trained(const struct route_opts *o, const struct tr_route_model *m,
               int version, const struct split *s, const struct score *sc,
@@ -244,6 +264,7 @@ print_trained(const struct route_opts *o, const struct tr_route_model *m,
         printf("held-out accuracy: no held-out rows to score\n");
         return;
     }
+
     printf("held-out accuracy: %.4f (%zu of %zu rows)\n",
            ratio(sc->correct, sc->n), sc->correct, sc->n);
     printf("held-out in-scope accuracy: %.4f (%zu rows)\n",
@@ -253,6 +274,11 @@ print_trained(const struct route_opts *o, const struct tr_route_model *m,
                ratio(sc->oos_caught, sc->n_oos), sc->n_oos);
 }
 
+/*
+ * `route train`: everything that can fail without the database (reading,
+ * training, scoring) runs before it is opened, so a bad file costs no
+ * connection and stores nothing.
+ */
 static int
 route_train(struct tr_cli *cli, const struct route_opts *o)
 {
@@ -274,6 +300,7 @@ route_train(struct tr_cli *cli, const struct route_opts *o)
         TR_ERROR(&err, TR_E_NOMEM, "out of memory splitting the data");
         goto fail;
     }
+
     if (train_model(o, data, val, &s, &m, &cal, &sc, &err) != TR_OK)
         goto fail;
     metrics = metrics_json(&s, &cal, &sc, val != NULL);
@@ -303,6 +330,7 @@ out:
     return ex;
 }
 
+/* `route config set FILE` (with `set`) and `route config show`. */
 static int
 route_config(struct tr_cli *cli, const struct route_opts *o, bool set)
 {
@@ -330,6 +358,7 @@ route_config(struct tr_cli *cli, const struct route_opts *o, bool set)
                "apply (docs/routing.md)\n", o->tenant);
         return TR_EXIT_OK;
     }
+
     if (rc != TR_OK) {
         tr_policy_config_free(cfg);
         return tr_cli_fail(cli, "%s", tr_error_msg(&err));
@@ -346,6 +375,7 @@ route_config(struct tr_cli *cli, const struct route_opts *o, bool set)
     return TR_EXIT_OK;
 }
 
+/* "what:  a, b, c", or "-" for an empty list. */
 static void
 print_list(const char *what, const char *const *s, size_t n)
 {
@@ -355,6 +385,7 @@ print_list(const char *what, const char *const *s, size_t n)
     printf("%s\n", n == 0 ? "-" : "");
 }
 
+/* The routing decision for a person reading a terminal. */
 static void
 print_decision(const struct tr_policy_decision *d)
 {
@@ -387,6 +418,11 @@ load_tenant_policy(struct tr_db *db, int64_t tid,
     return rc == TR_E_NOTFOUND ? TR_OK : rc;
 }
 
+/*
+ * `route test TEXT`: route with no evidence, so only the detectors,
+ * rules, classifier and defaults speak; retrieval belongs to the
+ * pipeline.
+ */
 static int
 route_test(struct tr_cli *cli, const struct route_opts *o)
 {
@@ -415,6 +451,7 @@ route_test(struct tr_cli *cli, const struct route_opts *o)
             ex = tr_cli_fail(cli, "out of memory");
             goto out;
         }
+
         printf("%s\n", json);
     } else {
         print_decision(&d);
@@ -452,11 +489,14 @@ take_opt(struct tr_cli *cli, struct route_opts *o, int opt, const char *arg)
                                "0 and 1, not \"%s\"", arg);
             return -1;
         }
+
         return 1;
     }
+
     return 0;
 }
 
+/* getopt_long over the command's and the common options. */
 static int
 parse_opts(struct tr_cli *cli, int argc, char **argv, struct route_opts *o)
 {
@@ -471,6 +511,7 @@ parse_opts(struct tr_cli *cli, int argc, char **argv, struct route_opts *o)
         TR_CLI_COMMON_OPTS,
         {NULL, 0, NULL, 0}
     };
+
     int opt, rc;
 
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -485,6 +526,7 @@ parse_opts(struct tr_cli *cli, int argc, char **argv, struct route_opts *o)
         if (rc < 0)
             return TR_EXIT_USAGE;
     }
+
     return TR_EXIT_OK;
 }
 
@@ -523,14 +565,20 @@ pick_sub(int argc, char **argv, struct route_opts *o)
         o->sub = argv[1];
         return 1;
     }
+
     if (strcmp(argv[1], "config") == 0 && argc >= 3 &&
         (strcmp(argv[2], "set") == 0 || strcmp(argv[2], "show") == 0)) {
         o->sub = strcmp(argv[2], "set") == 0 ? "config set" : "config show";
         return 2;
     }
+
     return 0;
 }
 
+/*
+ * Dispatch: argv starts at "route"; the subcommand takes one word
+ * ("train", "test") or two ("config set", "config show").
+ */
 int
 tr_cli_cmd_route(struct tr_cli *cli, int argc, char **argv)
 {
@@ -543,6 +591,7 @@ tr_cli_cmd_route(struct tr_cli *cli, int argc, char **argv)
             fputs(route_help, stdout);
             return TR_EXIT_OK;
         }
+
         if (argc < 2 || argv[1][0] == '-')
             return tr_cli_usage_error(cli, "missing subcommand (train, "
                                            "config set, config show, test)");
@@ -559,6 +608,7 @@ tr_cli_cmd_route(struct tr_cli *cli, int argc, char **argv)
         fputs(route_help, stdout);
         return TR_EXIT_OK;
     }
+
     if ((rc = check_args(cli, argc, argv, &o)) != TR_EXIT_OK ||
         (rc = tr_cli_setup(cli)) != TR_EXIT_OK)
         return rc;

@@ -59,6 +59,7 @@ bad(struct ctx *c, const char *field, const char *fmt, ...)
                     field, why);
 }
 
+/* Allocation failures need no field: the document is not at fault. */
 static enum tr_err
 nomem(struct ctx *c)
 {
@@ -86,6 +87,7 @@ check_keys(struct ctx *c, const cJSON *obj, const char *path,
             return bad(c, field, "unknown field");
         }
     }
+
     return TR_OK;
 }
 
@@ -135,6 +137,10 @@ get_string(struct ctx *c, const cJSON *obj, const char *key,
     return take_string(c, v, field, name, out);
 }
 
+/*
+ * Member `key` of `obj` as a boolean; absent leaves *out at its default.
+ * Strings such as "yes" are refused rather than guessed at.
+ */
 static enum tr_err
 get_bool(struct ctx *c, const cJSON *obj, const char *key,
          const char *path, bool *out)
@@ -151,7 +157,11 @@ get_bool(struct ctx *c, const cJSON *obj, const char *key,
     return TR_OK;
 }
 
-/* A probability or score: a number from 0 to 1. */
+/*
+ * A probability or score: a number from 0 to 1.  Every threshold of the
+ * configuration is on that scale, so one check serves them all; NaN and
+ * infinities fail it too.
+ */
 static enum tr_err
 get_unit(struct ctx *c, const cJSON *obj, const char *key,
          const char *path, double *out)
@@ -199,6 +209,7 @@ get_names(struct ctx *c, const cJSON *obj, const char *key,
             return rc;
         n++;
     }
+
     *n_out = n;
     return TR_OK;
 }
@@ -212,6 +223,7 @@ tr_policy__team_find(const struct tr_policy_config *cfg, const char *name)
     return NULL;
 }
 
+/* True when `p` is one of the configured priorities. */
 static bool
 priority_known(const struct tr_policy_config *cfg, const char *p)
 {
@@ -230,6 +242,7 @@ check_team(struct ctx *c, const char *name, const char *field)
     return TR_OK;
 }
 
+/* `p` at `field`, when set, must be a configured priority. */
 static enum tr_err
 check_priority(struct ctx *c, const char *p, const char *field)
 {
@@ -238,13 +251,18 @@ check_priority(struct ctx *c, const char *p, const char *field)
     return TR_OK;
 }
 
-/* One team object at teams[i]. */
+/*
+ * One team object at teams[i].  The Zendesk group id must be a whole
+ * number that a double holds exactly (cJSON keeps numbers as doubles),
+ * which covers every id Zendesk issues.
+ */
 static enum tr_err
 parse_team(struct ctx *c, const cJSON *t, size_t i)
 {
     static const char *const keys[] = {
         "name", "description", "zendesk_group_id", NULL
     };
+
     struct tr_policy__team *team = &c->cfg->teams[i];
     const cJSON *g;
     char path[64], field[96];
@@ -279,6 +297,7 @@ parse_team(struct ctx *c, const cJSON *t, size_t i)
     return TR_OK;
 }
 
+/* The "teams" array; names must be unique. */
 static enum tr_err
 parse_teams(struct ctx *c, const cJSON *root)
 {
@@ -300,10 +319,15 @@ parse_teams(struct ctx *c, const cJSON *root)
             return rc;
         c->cfg->n_teams = ++i;
     }
+
     return TR_OK;
 }
 
-/* Priorities (lowest first) and the default one. */
+/*
+ * Priorities (lowest first) and the default one.  Without "priorities"
+ * the four-step scale applies; an empty list would leave no default, so
+ * it is refused.
+ */
 static enum tr_err
 parse_priorities(struct ctx *c, const cJSON *root)
 {
@@ -358,10 +382,14 @@ parse_fields(struct ctx *c, const cJSON *r, const char *path,
         else
             return bad(c, field, "must hold only \"subject\" and \"body\"");
     }
+
     return TR_OK;
 }
 
-/* Compile the rule's pattern, quoting it in the error. */
+/*
+ * Compile the rule's pattern, quoting it in the error so that the
+ * operator sees which of several similar patterns is wrong.
+ */
 static enum tr_err
 compile_rule(struct ctx *c, const cJSON *r, const char *path,
              struct tr_policy__rule *rule)
@@ -380,10 +408,15 @@ compile_rule(struct ctx *c, const cJSON *r, const char *path,
         return bad(c, field, "pattern \"%s\" does not compile: %s",
                    rule->pattern, msg);
     }
+
     return TR_OK;
 }
 
-/* The routing part of a rule: team, priority, intent, tags. */
+/*
+ * The routing part of a rule: team, intent and tags (the priority is
+ * read by parse_rule()).  A rule with no effect at all is most likely a
+ * mistake, so it is refused.
+ */
 static enum tr_err
 parse_rule_effects(struct ctx *c, const cJSON *r, const char *path,
                    struct tr_policy__rule *rule)
@@ -420,9 +453,11 @@ parse_rule(struct ctx *c, const cJSON *r, const char *path, bool routing,
         "name", "pattern", "fields", "case_sensitive", "team", "priority",
         "intent", "tags", NULL
     };
+
     static const char *const ekeys[] = {
         "name", "pattern", "fields", "case_sensitive", "priority", NULL
     };
+
     char field[128];
     enum tr_err rc;
 
@@ -444,12 +479,16 @@ parse_rule(struct ctx *c, const cJSON *r, const char *path, bool routing,
         snprintf(field, sizeof(field), "%s.pattern", path);
         return bad(c, field, "must not be empty");
     }
+
     if (routing && (rc = parse_rule_effects(c, r, path, rule)) != TR_OK)
         return rc;
     return compile_rule(c, r, path, rule);
 }
 
-/* An array of rules under `key` of `obj`, at `path`. */
+/*
+ * The array of rules `v` found at `path`; names must be unique, since
+ * the ledger lists matched rules by name.
+ */
 static enum tr_err
 parse_rules(struct ctx *c, const cJSON *v, const char *path, bool routing,
             struct tr_policy__rule **out, size_t *n_out)
@@ -483,10 +522,14 @@ parse_rules(struct ctx *c, const cJSON *v, const char *path, bool routing,
             }
         n++;
     }
+
     return TR_OK;
 }
 
-/* An object mapping names to teams ("sections", "intents"). */
+/*
+ * An object mapping names to teams ("sections", "intents").  Keys are
+ * taken as written: a section or intent name is matched exactly.
+ */
 static enum tr_err
 parse_map(struct ctx *c, const cJSON *root, const char *key,
           struct tr_policy__map **out, size_t *n_out)
@@ -516,11 +559,15 @@ parse_map(struct ctx *c, const cJSON *root, const char *key,
             return rc;
         n++;
     }
+
     *n_out = n;
     return TR_OK;
 }
 
-/* "builtin": true, false, or the list of categories to keep on. */
+/*
+ * "builtin": true, false, or the list of categories to keep on.  A list
+ * turns off every category it does not name.
+ */
 static enum tr_err
 parse_builtin(struct ctx *c, const cJSON *esc)
 {
@@ -535,6 +582,7 @@ parse_builtin(struct ctx *c, const cJSON *esc)
             c->cfg->builtin[i] = cJSON_IsTrue(v);
         return TR_OK;
     }
+
     if (!cJSON_IsArray(v))
         return bad(c, "escalation.builtin", "must be true, false or an "
                    "array of category names");
@@ -552,15 +600,18 @@ parse_builtin(struct ctx *c, const cJSON *esc)
                        cJSON_IsString(it) ? it->valuestring : "?");
         c->cfg->builtin[i] = true;
     }
+
     return TR_OK;
 }
 
+/* The "escalation" object: built-ins, tenant rules, priority. */
 static enum tr_err
 parse_escalation(struct ctx *c, const cJSON *root)
 {
     static const char *const keys[] = {
         "builtin", "rules", "priority", "out_of_scope", NULL
     };
+
     const cJSON *esc = cJSON_GetObjectItemCaseSensitive(root, "escalation");
     struct tr_policy_config *cfg = c->cfg;
     enum tr_err rc;
@@ -583,6 +634,7 @@ parse_escalation(struct ctx *c, const cJSON *root)
                           "escalation.priority");
 }
 
+/* The "injection" object: the detector on tickets and on passages. */
 static enum tr_err
 parse_injection(struct ctx *c, const cJSON *root)
 {
@@ -602,6 +654,7 @@ parse_injection(struct ctx *c, const cJSON *root)
                     &c->cfg->injection_passages);
 }
 
+/* The "thresholds" object: the bars of routing and escalation. */
 static enum tr_err
 parse_thresholds(struct ctx *c, const cJSON *root)
 {
@@ -609,6 +662,7 @@ parse_thresholds(struct ctx *c, const cJSON *root)
         "classifier_min_prob", "evidence_min_score", "retrieval_min_score",
         NULL
     };
+
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "thresholds");
     struct tr_policy_config *cfg = c->cfg;
     enum tr_err rc;
@@ -627,6 +681,11 @@ parse_thresholds(struct ctx *c, const cJSON *root)
                     &cfg->retrieval_min_score);
 }
 
+/*
+ * The "auto_send" object.  Its team list is checked against the teams;
+ * its intent list is not, since intents come from a model trained
+ * later and may not be known yet.
+ */
 static enum tr_err
 parse_auto_send(struct ctx *c, const cJSON *root)
 {
@@ -634,6 +693,7 @@ parse_auto_send(struct ctx *c, const cJSON *root)
         "enabled", "min_confidence", "min_intent_prob", "min_score",
         "require_grounding", "teams", "intents", NULL
     };
+
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "auto_send");
     struct tr_policy__auto_send *a = &c->cfg->auto_send;
     char field[64];
@@ -665,10 +725,15 @@ parse_auto_send(struct ctx *c, const cJSON *root)
         if ((rc = check_team(c, a->teams[i], field)) != TR_OK)
             return rc;
     }
+
     return TR_OK;
 }
 
-/* The defaults of every setting, before the document overrides them. */
+/*
+ * The defaults of every setting, before the document overrides them.
+ * They are the safe side of each choice: every detector on, escalate
+ * when unsure, never send without approval.
+ */
 static void
 set_defaults(struct tr_policy_config *cfg)
 {
@@ -690,7 +755,10 @@ set_defaults(struct tr_policy_config *cfg)
     cfg->auto_send.require_grounding = true;
 }
 
-/* Every top-level section, in dependency order. */
+/*
+ * Every top-level section, in dependency order: teams and priorities
+ * first, since rules, maps and defaults refer to them.
+ */
 static enum tr_err
 parse_root(struct ctx *c, const cJSON *root)
 {
@@ -699,6 +767,7 @@ parse_root(struct ctx *c, const cJSON *root)
         "default_priority", "rules", "sections", "intents", "escalation",
         "injection", "thresholds", "auto_send", NULL
     };
+
     struct tr_policy_config *cfg = c->cfg;
     const cJSON *ver;
     enum tr_err rc;
@@ -754,6 +823,7 @@ tr_policy_config_parse(const char *json, size_t len,
         return TR_ERROR(err, TR_E_NOMEM, "out of memory for the routing "
                         "configuration");
     }
+
     cfg->arena = c.arena;
     c.cfg = cfg;
     set_defaults(cfg);
@@ -763,6 +833,7 @@ tr_policy_config_parse(const char *json, size_t len,
         rc = nomem(&c);
         goto out;
     }
+
     /* The end pointer, unlike cJSON_GetErrorPtr(), is per call. */
     root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (root == NULL) {
@@ -771,6 +842,7 @@ tr_policy_config_parse(const char *json, size_t len,
                       (size_t)(end != NULL ? end - json : 0));
         goto out;
     }
+
     rc = parse_root(&c, root);
 
 out:
@@ -779,6 +851,7 @@ out:
         tr_policy_config_free(cfg);
         return rc;
     }
+
     *out = cfg;
     return TR_OK;
 }
@@ -803,16 +876,19 @@ tr_policy_config_load(const char *path, struct tr_policy_config **out,
                       strerror(errno));
         goto out;
     }
+
     if (len > TR_POLICY_CONFIG_MAX) {
         rc = TR_ERROR(err, TR_E_TOOBIG, "file \"%s\" is larger than the "
                       "limit of %d bytes", path, TR_POLICY_CONFIG_MAX);
         goto out;
     }
+
     buf = malloc((size_t)len + 1);
     if (buf == NULL) {
         rc = TR_ERROR(err, TR_E_NOMEM, "out of memory reading \"%s\"", path);
         goto out;
     }
+
     if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
         rc = TR_ERROR(err, TR_E_IO, "could not read file \"%s\"", path);
         goto out;

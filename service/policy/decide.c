@@ -17,6 +17,7 @@
 
 #include "policy_int.h"
 
+/* Append a reason; the list has room for every reason there is. */
 static void
 reason(struct tr_policy_outcome *out, const char *why)
 {
@@ -24,6 +25,7 @@ reason(struct tr_policy_outcome *out, const char *why)
         out->reasons[out->n_reasons++] = why;
 }
 
+/* Whether `s` passes an allow-list (where empty means no restriction). */
 static bool
 listed(const char **list, size_t n, const char *s)
 {
@@ -54,7 +56,11 @@ escalation_reasons(const struct tr_policy_config *cfg,
         reason(out, "no_article_above_threshold");
 }
 
-/* Why the draft may not be sent without approval. */
+/*
+ * Why the draft may not be sent without approval.  Comparisons are
+ * written as !(x >= bar) so that a NaN from a broken scorer blocks
+ * sending instead of passing every bar.
+ */
 static void
 auto_send_blockers(const struct tr_policy_config *cfg,
                    const struct tr_policy_decision *dec,
@@ -83,6 +89,7 @@ auto_send_blockers(const struct tr_policy_config *cfg,
         reason(out, "intent_not_allowed");
 }
 
+/* Escalation first: its reasons alone are reported when it applies. */
 void
 tr_policy_decide(const struct tr_policy_config *cfg,
                  const struct tr_policy_decision *dec,
@@ -111,10 +118,12 @@ tr_policy_action_name(enum tr_policy_action action)
     case TR_POLICY_DRAFT: return "draft";
     case TR_POLICY_AUTO_SEND: return "auto_send";
     }
+
     return "unknown";
 }
 
-/* Add `n` strings as an array member; false when out of memory. */
+/* Add `n` strings as an array member; false when out of memory.  The
+ * ledger keeps empty arrays too, so every record has the same keys. */
 static bool
 add_strings(cJSON *obj, const char *key, const char *const *s, size_t n)
 {
@@ -130,9 +139,11 @@ add_strings(cJSON *obj, const char *key, const char *const *s, size_t n)
             return false;
         }
     }
+
     return true;
 }
 
+/* The features as an array of {kind, name, detail, value} objects. */
 static bool
 add_features(cJSON *obj, const struct tr_policy_decision *dec)
 {
@@ -148,12 +159,14 @@ add_features(cJSON *obj, const struct tr_policy_decision *dec)
             cJSON_Delete(o);
             return false;
         }
+
         if (!cJSON_AddStringToObject(o, "kind", f->kind) ||
             !cJSON_AddStringToObject(o, "name", f->name) ||
             !cJSON_AddStringToObject(o, "detail", f->detail) ||
             !cJSON_AddNumberToObject(o, "value", f->value))
             return false;
     }
+
     return true;
 }
 
@@ -185,6 +198,7 @@ add_decision(cJSON *o, const struct tr_policy_decision *dec)
     return ok && add_features(o, dec);
 }
 
+/* cJSON allocates with malloc by default, so the caller's free() fits. */
 char *
 tr_policy_decision_json(const struct tr_policy_decision *dec,
                         const struct tr_policy_outcome *out)
@@ -199,6 +213,7 @@ tr_policy_decision_json(const struct tr_policy_decision *dec,
                                      tr_policy_action_name(out->action));
         ok = ok && add_strings(o, "reasons", out->reasons, out->n_reasons);
     }
+
     if (ok)
         text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

@@ -219,6 +219,11 @@ static struct tr_policy__detector detectors[N_SOURCES];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char compile_error[512];
 
+/*
+ * One set of options for every pattern, built-in or tenant: caseless
+ * and Unicode-aware matching is what a support text needs, and invalid
+ * UTF-8 in a ticket must not make a detector fail.
+ */
 pcre2_code *
 tr_policy__compile(const char *pattern, bool caseless, char *msg,
                    size_t msg_len)
@@ -246,6 +251,7 @@ tr_policy__compile(const char *pattern, bool caseless, char *msg,
     return code;
 }
 
+/* Compile the table once; the first failure is kept for every caller. */
 static void
 compile_all(void)
 {
@@ -274,10 +280,15 @@ tr_policy__detectors(size_t *n, struct tr_error *err)
         TR_ERROR(err, TR_E_INTERNAL, "%s", compile_error);
         return NULL;
     }
+
     *n = N_SOURCES;
     return detectors;
 }
 
+/*
+ * Match data and context are made per call: they are small, and sharing
+ * them would tie a configuration to one thread.
+ */
 int
 tr_policy__match(const pcre2_code *code, const char *text, size_t len,
                  size_t *start, size_t *end)
@@ -293,6 +304,7 @@ tr_policy__match(const pcre2_code *code, const char *text, size_t len,
         rc = PCRE2_ERROR_NOMEMORY;
         goto out;
     }
+
     pcre2_set_match_limit(mc, MATCH_LIMIT);
     pcre2_set_heap_limit(mc, HEAP_LIMIT);
 
@@ -330,5 +342,6 @@ tr_policy_injection_check(const char *text, size_t len, const char **which)
             return true;
         }
     }
+
     return false;
 }

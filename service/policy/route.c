@@ -41,6 +41,7 @@ struct build {
     struct tr_error *err;
 };
 
+/* The one out-of-memory message of routing. */
 static enum tr_err
 nomem(struct build *b)
 {
@@ -58,9 +59,14 @@ snippet(struct build *b, const char *text, size_t start, size_t end)
         while (n > 0 && ((unsigned char)text[start + n] & 0xc0) == 0x80)
             n--;
     }
+
     return tr_arena_strndup(b->dec->arena, text + start, n);
 }
 
+/*
+ * Record one contribution for the ledger.  Names and details are copied
+ * into the decision, so they outlive the ticket's text.
+ */
 static enum tr_err
 add_feature(struct build *b, const char *kind, const char *name,
             const char *detail, double value)
@@ -105,9 +111,15 @@ match_ticket(struct build *b, const pcre2_code *code, unsigned fields,
             return *detail == NULL ? PCRE2_ERROR_NOMEMORY : 1;
         }
     }
+
     return 0;
 }
 
+/*
+ * A pattern that could not finish (match or heap limit) fails the whole
+ * routing: half a set of detectors is worse than none, since a missed
+ * escalation would look like a clean ticket.
+ */
 static enum tr_err
 match_failed(struct build *b, const char *what, int m)
 {
@@ -117,6 +129,7 @@ match_failed(struct build *b, const char *what, int m)
                     "on this ticket (pcre2 error %d); not routed", what, m);
 }
 
+/* Linear search: lists here hold a handful of names. */
 static bool
 in_list(const char **list, size_t n, const char *s)
 {
@@ -145,6 +158,10 @@ raise_priority(struct build *b, const char *p)
         b->dec->priority = p;
 }
 
+/*
+ * Record an escalation reason once (a category may fire in two
+ * languages) and raise the priority as the configuration asks.
+ */
 static enum tr_err
 add_escalation(struct build *b, const char *reason)
 {
@@ -157,7 +174,12 @@ add_escalation(struct build *b, const char *reason)
     return TR_OK;
 }
 
-/* The built-in detectors: injection kinds and escalation categories. */
+/*
+ * The built-in detectors: injection kinds and escalation categories,
+ * each skipped when the configuration turns it off.  Every hit is kept,
+ * with the language of the phrase, so that a reviewer sees which
+ * phrase fired.
+ */
 static enum tr_err
 run_builtins(struct build *b)
 {
@@ -195,13 +217,15 @@ run_builtins(struct build *b)
             if (rc == TR_OK)
                 rc = add_feature(b, "escalation", det[i].name, lang, 0);
         }
+
         if (rc != TR_OK)
             return rc;
     }
+
     return TR_OK;
 }
 
-/* The tenant's escalation rules. */
+/* The tenant's escalation rules; each may raise the priority too. */
 static enum tr_err
 run_escalations(struct build *b)
 {
@@ -222,10 +246,15 @@ run_escalations(struct build *b)
             (rc = add_feature(b, "escalation", r->name, detail, 0)) != TR_OK)
             return rc;
     }
+
     return TR_OK;
 }
 
-/* Apply what one matching routing rule sets. */
+/*
+ * Apply what one matching routing rule sets.  The first rule that names
+ * a team or an intent wins it, so the file's order is the tenant's order
+ * of preference; priority only goes up, whichever rule raises it.
+ */
 static void
 apply_rule(struct build *b, const struct tr_policy__rule *r)
 {
@@ -236,11 +265,13 @@ apply_rule(struct build *b, const struct tr_policy__rule *r)
         d->team = r->team;
         d->team_source = "rule";
     }
+
     if (r->intent != NULL && d->intent == NULL) {
         d->intent = r->intent;
         d->intent_prob = 1.0;
         b->intent_from_rule = true;
     }
+
     raise_priority(b, r->priority);
     for (size_t t = 0; t < r->n_tags; t++)
         if (!in_list(d->tags, d->n_tags, r->tags[t]) &&
@@ -248,6 +279,7 @@ apply_rule(struct build *b, const struct tr_policy__rule *r)
             d->tags[d->n_tags++] = r->tags[t];
 }
 
+/* Every routing rule, in the order of the file. */
 static enum tr_err
 run_rules(struct build *b)
 {
@@ -267,9 +299,11 @@ run_rules(struct build *b)
         if ((rc = add_feature(b, "rule", r->name, detail, 0)) != TR_OK)
             return rc;
     }
+
     return TR_OK;
 }
 
+/* The team that `key` maps to, or NULL. */
 static const char *
 map_find(const struct tr_policy__map *map, size_t n, const char *key)
 {
@@ -314,12 +348,16 @@ run_classifier(struct build *b, const struct tr_route_model *model)
         }
     }
 
+    /* An intent from a rule is certain; one from the model must clear
+     * the configured bar before it decides the team. */
     if (d->team == NULL && d->intent != NULL &&
-        (b->intent_from_rule || d->intent_prob >= b->cfg->classifier_min_prob)) {
+        (b->intent_from_rule ||
+         d->intent_prob >= b->cfg->classifier_min_prob)) {
         d->team = map_find(b->cfg->intents, b->cfg->n_intents, d->intent);
         if (d->team != NULL)
             d->team_source = b->intent_from_rule ? "rule" : "classifier";
     }
+
     return TR_OK;
 }
 
@@ -346,6 +384,7 @@ run_evidence(struct build *b, const struct tr_policy_evidence *ev,
                 return rc;
             continue;
         }
+
         if (ev[i].section == NULL)
             continue;
         team = map_find(b->cfg->sections, b->cfg->n_sections, ev[i].section);
@@ -365,10 +404,15 @@ run_evidence(struct build *b, const struct tr_policy_evidence *ev,
         b->dec->team = best_team;
         b->dec->team_source = "evidence";
     }
+
     return TR_OK;
 }
 
-/* Size the decision's arrays from the configuration and evidence. */
+/*
+ * Size the decision's arrays from the configuration and evidence, so
+ * that routing never reallocates: every rule, detector and piece of
+ * evidence adds at most one entry to each list.
+ */
 static enum tr_err
 prepare(struct build *b, size_t n_ev)
 {
@@ -409,6 +453,7 @@ tr_policy_route(const struct tr_policy_config *cfg,
         .cfg = cfg, .dec = dec, .err = err,
         .subject = subject ? subject : "", .body = body ? body : ""
     };
+
     const struct tr_policy__team *team;
     enum tr_err rc;
 
@@ -429,6 +474,7 @@ tr_policy_route(const struct tr_policy_config *cfg,
         if (rc != TR_OK)
             return rc;
     }
+
     team = tr_policy__team_find(cfg, dec->team);
     dec->group_id = team != NULL ? team->group_id : 0;
     return TR_OK;

@@ -26,6 +26,11 @@
  * tenant (the second is the tenant id). */
 #define MODEL_LOCK_KEY "1919906660"
 
+/*
+ * The name is resolved by a security-definer function (migration 003):
+ * the app role cannot read other tenants' rows, and needs the id before
+ * any tenant is set.
+ */
 enum tr_err
 tr_policy_tenant_find(struct tr_db *db, const char *name,
                       int64_t *tenant_id, struct tr_error *err)
@@ -51,6 +56,7 @@ tr_policy_tenant_find(struct tr_db *db, const char *name,
     return TR_OK;
 }
 
+/* One row per tenant: a new text replaces the old one in place. */
 enum tr_err
 tr_policy_config_store(struct tr_db *db, int64_t tenant_id,
                        const struct tr_policy_config *cfg,
@@ -73,9 +79,15 @@ tr_policy_config_store(struct tr_db *db, int64_t tenant_id,
         tr_db_tx_rollback(c);
         return rc;
     }
+
     return tr_db_tx_commit(c, err);
 }
 
+/*
+ * The stored text is parsed again rather than trusted: it was valid when
+ * stored, but a newer service may validate more strictly, and then the
+ * operator should learn which field to fix.
+ */
 enum tr_err
 tr_policy_config_fetch(struct tr_db *db, int64_t tenant_id,
                        struct tr_policy_config **out, struct tr_error *err)
@@ -124,6 +136,7 @@ labels_json(const struct tr_route_model *model)
             goto out;
         }
     }
+
     if (arr != NULL)
         text = cJSON_PrintUnformatted(arr);
 
@@ -147,10 +160,12 @@ to_hex(const unsigned char *buf, size_t len)
         s[2 + 2 * i] = digits[buf[i] >> 4];
         s[3 + 2 * i] = digits[buf[i] & 0xf];
     }
+
     s[2 + 2 * len] = '\0';
     return s;
 }
 
+/* The value of one lower-case hex digit, -1 for anything else. */
 static int
 hex_val(char c)
 {
@@ -177,8 +192,10 @@ from_hex(const char *s, size_t *len)
             free(buf);
             return NULL;
         }
+
         buf[i] = (unsigned char)(hi << 4 | lo);
     }
+
     *len = n / 2;
     return buf;
 }
@@ -213,6 +230,10 @@ insert_model(struct tr_db_conn *c, const char *const *params,
     return rc;
 }
 
+/*
+ * The model is serialised and hex-encoded before the transaction opens,
+ * so the tenant's lock is held only for the statements themselves.
+ */
 enum tr_err
 tr_policy_model_store(struct tr_db *db, int64_t tenant_id,
                       const struct tr_route_model *model,
@@ -258,6 +279,7 @@ out:
     return rc;
 }
 
+/* Only the active version is read; older ones stay for comparison. */
 enum tr_err
 tr_policy_model_fetch(struct tr_db *db, int64_t tenant_id,
                       struct tr_route_model **out, int *version,
@@ -291,12 +313,14 @@ tr_policy_model_fetch(struct tr_db *db, int64_t tenant_id,
                       tenant_id);
         goto out;
     }
+
     bytes = from_hex(hex, &n_bytes);
     if (bytes == NULL) {
         rc = TR_ERROR(err, TR_E_PARSE, "stored routing model of tenant %"
                       PRId64 " is not hex text", tenant_id);
         goto out;
     }
+
     rc = tr_route_model_load(bytes, n_bytes, out, err);
     if (rc == TR_OK && version != NULL)
         *version = atoi(tr_db_res_value(res, 0, 0));
