@@ -13,7 +13,9 @@ tr_unit_test(policy route LIBS tr_policy PkgConfig::CJSON TIMEOUT 120 CASES
     policy_passage_injection_is_flagged
     policy_classifier_intent_maps_to_team
     policy_decide_matrix
-    policy_decision_json_has_fields)
+    policy_decision_json_has_fields
+    policy_runaway_pattern_fails_the_ticket
+    policy_route_shared_across_threads)
 # The command's tr_cli_* calls come from tr_cli, which links every
 # module (some in C++).
 tr_unit_test(policy store PG LIBS tr_policy tr_cli TIMEOUT 300 CASES
