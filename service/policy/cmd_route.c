@@ -45,7 +45,8 @@ static const char route_help[] =
     "  --data FILE      training data, JSON Lines\n"
     "  --val FILE       calibration data; without it half of the held-out\n"
     "                   rows are used\n"
-    "  --holdout FRAC   share of --data held out (default 0.2)\n"
+    "  --holdout FRAC   share of --data held out, at most 0.5: every\n"
+    "                   round(1/FRAC)-th row (default 0.2)\n"
     "  --oos-label L    label of out-of-scope rows (default oos)\n"
     "  --subject S      subject of the test ticket\n"
     "  --json           print the decision as JSON\n"
@@ -484,9 +485,9 @@ take_opt(struct tr_cli *cli, struct route_opts *o, int opt, const char *arg)
     case OPT_HOLDOUT:
         o->holdout = strtod(arg, &end);
         if (end == arg || *end != '\0' || !(o->holdout > 0) ||
-            o->holdout >= 1) {
-            tr_cli_usage_error(cli, "--holdout must be a number between "
-                               "0 and 1, not \"%s\"", arg);
+            o->holdout > 0.5) {
+            tr_cli_usage_error(cli, "--holdout must be a number above 0 "
+                               "and at most 0.5, not \"%s\"", arg);
             return -1;
         }
 

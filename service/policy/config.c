@@ -67,25 +67,31 @@ nomem(struct ctx *c)
                     "out of memory for the routing configuration");
 }
 
-/* Refuse any member of `obj` whose name is not in `allowed`. */
+/*
+ * Refuse any member of `obj` whose name is not in `allowed`, and any
+ * that appears twice: the parser would silently keep the first.
+ */
 static enum tr_err
 check_keys(struct ctx *c, const cJSON *obj, const char *path,
            const char *const *allowed)
 {
-    const cJSON *it;
+    const cJSON *it, *prev;
     char field[256];
 
     cJSON_ArrayForEach(it, obj) {
         size_t i;
 
+        snprintf(field, sizeof(field), "%s%s%s", path, path[0] ? "." : "",
+                 it->string);
         for (i = 0; allowed[i] != NULL; i++)
             if (strcmp(it->string, allowed[i]) == 0)
                 break;
-        if (allowed[i] == NULL) {
-            snprintf(field, sizeof(field), "%s%s%s", path,
-                     path[0] ? "." : "", it->string);
+        if (allowed[i] == NULL)
             return bad(c, field, "unknown field");
-        }
+
+        for (prev = obj->child; prev != it; prev = prev->next)
+            if (strcmp(prev->string, it->string) == 0)
+                return bad(c, field, "appears twice");
     }
 
     return TR_OK;
@@ -550,6 +556,10 @@ parse_map(struct ctx *c, const cJSON *root, const char *key,
         return nomem(c);
     cJSON_ArrayForEach(it, v) {
         snprintf(field, sizeof(field), "%s.%s", key, it->string);
+        for (size_t j = 0; j < n; j++)
+            if (strcmp((*out)[j].key, it->string) == 0)
+                return bad(c, field, "appears twice");
+
         (*out)[n].key = tr_arena_strdup(c->arena, it->string);
         if ((*out)[n].key == NULL)
             return nomem(c);

@@ -374,7 +374,8 @@ run_evidence(struct build *b, const struct tr_policy_evidence *ev,
     enum tr_err rc;
 
     for (size_t i = 0; i < n_ev; i++) {
-        if (b->cfg->injection_passages && ev[i].text != NULL &&
+        if (b->cfg->injection && b->cfg->injection_passages &&
+            ev[i].text != NULL &&
             tr_policy_injection_check(ev[i].text, strlen(ev[i].text),
                                       &which)) {
             b->dec->passage_injection = true;

@@ -122,6 +122,8 @@ policy_config_errors_name_the_field(void **state)
         {"{\"thresholds\": {\"retrieval_min_score\": \"high\"}}",
          TR_E_CONF, "field \"thresholds.retrieval_min_score\""},
         {"{\"version\": 2}", TR_E_CONF, "field \"version\": must be 1"},
+        {"{\"auto_send\": {\"enabled\": false, \"enabled\": true}}",
+         TR_E_CONF, "field \"auto_send.enabled\": appears twice"},
         {"[1, 2]", TR_E_CONF, "must be a JSON object"},
         {"{\"teams\": [", TR_E_PARSE, "not valid JSON"},
     };
