@@ -22,5 +22,6 @@ tr_unit_test(policy store PG LIBS tr_policy tr_cli TIMEOUT 300 CASES
     policy_train_stores_model_that_loads_back
     policy_config_set_validates_then_stores
     policy_command_usage_errors
-    policy_route_tables_rls)
+    policy_route_tables_rls
+    policy_train_banking77_accuracy_floor)
 set_target_properties(test_policy_store PROPERTIES LINKER_LANGUAGE CXX)
