@@ -6,10 +6,11 @@
  *   bench_search build DATASET DIR [CHUNKS [ARTICLES]]
  *       build the reindex subset (the first ARTICLES articles) and the
  *       whole corpus, timed, and write the whole index into DIR
- *   bench_search serve DATASET DIR [QUERIES]
- *       load the index, score the queries, time QUERIES of them
- *   bench_search fts5 DATASET [CHUNKS [ARTICLES [QUERIES]]]
- *       the same three for SQLite FTS5, in one process
+ *   bench_search serve DATASET DIR [QUERIES [SECONDS]]
+ *       load the index, score and time every query of the collection,
+ *       then QUERIES on two threads within SECONDS for throughput
+ *   bench_search fts5 DATASET [CHUNKS [ARTICLES [QUERIES [SECONDS]]]]
+ *       the same for SQLite FTS5, in one process
  *   bench_search report FILE
  *       the table of the figures the phases printed into FILE
  *
@@ -39,15 +40,17 @@ struct figures {
     char text[REPORT_MAX_KEYS][64];
 };
 
+/* The usage message; the exit code of a wrong command line. */
 static int
 usage(void)
 {
     fprintf(stderr,
         "usage: bench_search build DATASET_DIR INDEX_DIR "
         "[CHUNKS [ARTICLES]]\n"
-        "       bench_search serve DATASET_DIR INDEX_DIR [QUERIES]\n"
+        "       bench_search serve DATASET_DIR INDEX_DIR "
+        "[QUERIES [SECONDS]]\n"
         "       bench_search fts5 DATASET_DIR [CHUNKS [ARTICLES "
-        "[QUERIES]]]\n"
+        "[QUERIES [SECONDS]]]]\n"
         "       bench_search report FIGURES_FILE\n");
     return 2;
 }
@@ -72,6 +75,10 @@ count_arg(int argc, char **argv, int i, size_t dflt)
     return (size_t) v;
 }
 
+/*
+ * The figure `key`, or NAN when no phase printed it (the phase failed,
+ * timed out or was not run): the table then shows "-" rather than 0.
+ */
 static double
 get(const struct figures *f, const char *key)
 {
@@ -81,6 +88,7 @@ get(const struct figures *f, const char *key)
     return NAN;
 }
 
+/* The figure `key` as printed, for words such as a factory string. */
 static const char *
 get_text(const struct figures *f, const char *key)
 {
@@ -90,6 +98,11 @@ get_text(const struct figures *f, const char *key)
     return "?";
 }
 
+/*
+ * Read the "key value" lines of `path` into `f`; other lines (there are
+ * none today) are skipped so that a phase may print notes.  The first
+ * REPORT_MAX_KEYS figures are kept.
+ */
 static int
 read_figures(const char *path, struct figures *f)
 {
@@ -144,6 +157,7 @@ verdict(char *out, size_t len, int met, const char *fmt, double x)
     return out;
 }
 
+/* Build times: the whole corpus, its parts, and the timed reindex. */
 static void
 report_build(const struct figures *f)
 {
@@ -173,6 +187,7 @@ report_build(const struct figures *f)
         get_text(f, "small_factory"));
 }
 
+/* Latency on one thread, throughput on one and two, and quality. */
 static void
 report_speed(const struct figures *f)
 {
@@ -188,8 +203,6 @@ report_speed(const struct figures *f)
         get(f, "fts5_p99_ms"), 3, "", "");
     row("query latency mean (ms)", get(f, "ours_mean_ms"),
         get(f, "fts5_mean_ms"), 3, "", "");
-    row("queries/s, 1 thread", get(f, "ours_qps1"), get(f, "fts5_qps1"), 0,
-        "", "");
 
     /* Speed counts only at better quality: both must hold. */
     row("queries/s, 2 threads", q2, get(f, "fts5_qps2"), 0,
@@ -204,6 +217,10 @@ report_speed(const struct figures *f)
         "");
 }
 
+/*
+ * Resident memory of the serving process: bare, once loaded, while
+ * answering (the aim), and the peaks of each step.
+ */
 static void
 report_memory(const struct figures *f)
 {
@@ -227,6 +244,7 @@ report_memory(const struct figures *f)
         get(f, "fts5_loaded_hwm_mb"), 1, "", "");
 }
 
+/* Print the table of the figures in `path`; 0, or 1 when unreadable. */
 static int
 report(const char *path)
 {
@@ -239,13 +257,14 @@ report(const char *path)
     report_build(&f);
     report_speed(&f);
     report_memory(&f);
-    printf("\ntimed queries: %.0f per measure (the collection's %.0f, "
-           "cycled); nDCG over all %.0f once\n"
+    printf("\nlatency and nDCG: each of the collection's %.0f queries "
+           "once, one thread;\nqueries/s: %.0f and %.0f queries on two "
+           "threads (the collection's, cycled)\n"
            "triage: BM25F + local embedder + %s, score fusion, one chunk "
            "per hit\nFTS5: porter unicode61 over title and text, words "
            "OR-ed, bm25()\n",
-           get(&f, "ours_queries"), get(&f, "collection_queries"),
-           get(&f, "collection_queries"), get_text(&f, "ours_factory"));
+           get(&f, "collection_queries"), get(&f, "ours_qps2_queries"),
+           get(&f, "fts5_qps2_queries"), get_text(&f, "ours_factory"));
     return 0;
 }
 
@@ -254,7 +273,7 @@ main(int argc, char **argv)
 {
     struct tr_eval_dataset *ds = NULL;
     struct tr_error err = {0};
-    size_t n, n_art, n_q;
+    size_t n, n_art, n_q, secs;
     int rc;
 
     if (argc == 3 && strcmp(argv[1], "report") == 0)
@@ -266,18 +285,20 @@ main(int argc, char **argv)
     if (strcmp(argv[1], "build") == 0 && argc >= 4 && argc <= 6) {
         n = count_arg(argc, argv, 4, BENCH_CHUNKS);
         n_art = count_arg(argc, argv, 5, BENCH_ARTICLES);
-        n_q = 1;
-    } else if (strcmp(argv[1], "serve") == 0 && argc >= 4 && argc <= 5) {
+        n_q = secs = 1;
+    } else if (strcmp(argv[1], "serve") == 0 && argc >= 4 && argc <= 6) {
         n = n_art = 1;
         n_q = count_arg(argc, argv, 4, BENCH_QUERIES);
-    } else if (strcmp(argv[1], "fts5") == 0 && argc >= 3 && argc <= 6) {
+        secs = count_arg(argc, argv, 5, BENCH_SECONDS);
+    } else if (strcmp(argv[1], "fts5") == 0 && argc >= 3 && argc <= 7) {
         n = count_arg(argc, argv, 3, BENCH_CHUNKS);
         n_art = count_arg(argc, argv, 4, BENCH_ARTICLES);
         n_q = count_arg(argc, argv, 5, BENCH_QUERIES);
+        secs = count_arg(argc, argv, 6, BENCH_SECONDS);
     } else {
         return usage();
     }
-    if (n == 0 || n_art == 0 || n_q == 0)
+    if (n == 0 || n_art == 0 || n_q == 0 || secs == 0)
         return usage();
 
     if (tr_eval_dataset_load(argv[2], &ds, &err) != TR_OK) {
@@ -291,9 +312,9 @@ main(int argc, char **argv)
     } else if (argv[1][0] == 'b') {
         rc = bench_phase_build(ds, n, n_art, argv[3]);
     } else if (argv[1][0] == 's') {
-        rc = bench_phase_serve(ds, argv[3], n_q);
+        rc = bench_phase_serve(ds, argv[3], n_q, (double) secs);
     } else {
-        rc = bench_phase_fts5(ds, n, n_art, n_q);
+        rc = bench_phase_fts5(ds, n, n_art, n_q, (double) secs);
     }
     tr_eval_dataset_free(ds);
     return rc;

@@ -28,8 +28,12 @@
 #define BENCH_CHUNKS 100000
 #define BENCH_ARTICLES 10000
 
-/* Default number of timed queries: the collection's, cycled. */
-#define BENCH_QUERIES 2500
+/*
+ * Throughput: the collection's queries cycled up to this many, within
+ * at most this many seconds.
+ */
+#define BENCH_QUERIES 5000
+#define BENCH_SECONDS 30
 
 /*
  * Chunks: the collection's documents first, then generated ones.
@@ -82,35 +86,34 @@ void bench_mem_print(const char *prefix);
  */
 void bench_mem_peak_reset(void);
 
-/*
- * Call `fn(worker, i)` for i in 0 .. n - 1 on this thread and store the
- * latency of each call in `lat` (seconds).  0, or -1 on the first
- * failing call.
- */
-int bench_latency(bench_query_fn fn, void *worker, size_t n, double *lat);
-
 /* Print p50, p99 and mean (ms) of `n` latencies under `prefix`. */
 void bench_latency_print(const char *prefix, double *lat, size_t n);
 
 /*
  * Run `n` calls over `n_threads` threads, thread t taking i = t,
- * t + n_threads, ..., with workers[t].  `init` (may be NULL) runs first
- * on each thread.  Returns the wall time in seconds, or -1 on failure.
+ * t + n_threads, ..., with workers[t], each thread stopping early once
+ * `budget_s` seconds have passed so that a slow system keeps the run
+ * bounded.  `init` (may be NULL) runs first on each thread.  Returns
+ * the wall time in seconds and the calls made in *n_done, or -1 on
+ * failure.
  */
 double bench_threads(bench_query_fn fn, void **workers, int n_threads,
-                     size_t n, void (*init)(void));
+                     size_t n, double budget_s, void (*init)(void),
+                     size_t *n_done);
 
 /*
  * Phases, each returning the exit code of the process.  `n` chunks of
- * corpus, the reindex timed on the first `n_articles` articles,
- * `n_queries` timed queries per measure (the collection's, cycled).
+ * corpus, the reindex timed on the first `n_articles` articles.  Quality
+ * and single-thread latency come from one pass over every query of the
+ * collection; throughput on two threads from `n_queries` queries (the
+ * collection's, cycled) within at most `budget_s` seconds.
  */
 int bench_phase_build(const struct tr_eval_dataset *ds, size_t n,
                       size_t n_articles, const char *dir);
 int bench_phase_serve(const struct tr_eval_dataset *ds, const char *dir,
-                      size_t n_queries);
+                      size_t n_queries, double budget_s);
 int bench_phase_fts5(const struct tr_eval_dataset *ds, size_t n,
-                     size_t n_articles, size_t n_queries);
+                     size_t n_articles, size_t n_queries, double budget_s);
 
 /*
  * nDCG@10 helper: add ranking `ranked` (chunk numbers) of query `q` to

@@ -57,6 +57,10 @@ struct vword {
     uint32_t count;
 };
 
+/*
+ * SplitMix64: small, fast and the same on every platform, which is
+ * what keeps the corpus identical from one phase to the next.
+ */
 static uint64_t
 splitmix(uint64_t *s)
 {
@@ -74,6 +78,7 @@ uniform(uint64_t *s)
     return (double) (splitmix(s) >> 11) / 9007199254740992.0;
 }
 
+/* FNV-1a of the `len` bytes of `s`, for the vocabulary table. */
 static uint32_t
 hash_word(const char *s, size_t len)
 {
@@ -114,6 +119,7 @@ count_words(struct tr_arena *a, struct vword *tab, const char *s)
     return 0;
 }
 
+/* Commonest first; ties by spelling, so that the order is stable. */
 static int
 cmp_vword(const void *a, const void *b)
 {
@@ -212,6 +218,7 @@ split_blanks(struct tr_arena *a, const char *s, struct toks *t)
     return 0;
 }
 
+/* A vocabulary rank drawn from the Zipf law (binary search in the cdf). */
 static size_t
 zipf_rank(const struct gen *g, uint64_t *rng)
 {
@@ -388,6 +395,7 @@ out:
     return rc;
 }
 
+/* Of the first `n_articles` articles, the number of chunks. */
 size_t
 bench_corpus_head(const struct bench_corpus *c, size_t n_articles)
 {

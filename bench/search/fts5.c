@@ -25,6 +25,9 @@
 #define FTS_DB "file:/trbench_fts5?vfs=memdb"
 #define FTS_DB_SMALL "file:/trbench_fts5_small?vfs=memdb"
 
+/* Untimed queries before the timed pass (the collection's first). */
+#define FTS_WARM_QUERIES 64
+
 /* One connection with its prepared query, for one thread. */
 struct fts_worker {
     sqlite3 *db;
@@ -35,6 +38,7 @@ struct fts_worker {
     size_t n_ranked;
 };
 
+/* Report SQLite's message for `what` on stderr; returns -1. */
 static int
 sql_fail(sqlite3 *db, const char *what)
 {
@@ -43,6 +47,11 @@ sql_fail(sqlite3 *db, const char *what)
     return -1;
 }
 
+/*
+ * Open (creating it on the first call) the shared in-memory database
+ * `uri`.  Every serving thread has its own connection, as an SQLite
+ * user would, since one connection serialises its statements.
+ */
 static sqlite3 *
 fts_open(const char *uri)
 {
@@ -126,6 +135,10 @@ fts_build(const char *uri, const struct bench_corpus *c, size_t n,
     return db;
 }
 
+/*
+ * Bytes of a query word, as Python's \w sees them in the baseline
+ * script: letters, digits, '_' and (non-ASCII) letters of UTF-8.
+ */
 static int
 is_word_byte(unsigned char ch)
 {
@@ -164,6 +177,12 @@ make_match(struct fts_worker *w, const char *text)
     return 0;
 }
 
+/*
+ * Timed query `qi` (the collection's queries, cycled) on worker `arg`:
+ * build the match string, run the statement, keep the first 10 rowids
+ * (chunk numbers) for scoring.  A query without words matches nothing,
+ * which the baseline script counts as a miss too.
+ */
 static int
 fts_query(void *arg, size_t qi)
 {
@@ -187,6 +206,7 @@ fts_query(void *arg, size_t qi)
     return 0;
 }
 
+/* One serving connection with its prepared ranked query. */
 static int
 worker_open(struct fts_worker *w, const struct tr_eval_dataset *ds)
 {
@@ -202,6 +222,7 @@ worker_open(struct fts_worker *w, const struct tr_eval_dataset *ds)
     return 0;
 }
 
+/* Close what worker_open() opened; a zeroed worker is a no-op. */
 static void
 worker_close(struct fts_worker *w)
 {
@@ -210,15 +231,24 @@ worker_close(struct fts_worker *w)
     tr_buf_cleanup(&w->match);
 }
 
+/*
+ * nDCG@10 and MRR@10 over every query once, and the latency of each
+ * into `lat` (seconds); the same quality as
+ * ../shared/baselines/fts5_stackfaq.py gives on the collection alone.
+ */
 static int
-fts_ndcg(struct fts_worker *w, const struct tr_eval_dataset *ds)
+fts_ndcg(struct fts_worker *w, const struct tr_eval_dataset *ds,
+         double *lat)
 {
     struct tr_eval_metrics m;
 
     tr_eval_metrics_init(&m);
     for (size_t i = 0; i < ds->n_queries; i++) {
+        double t0 = bench_now();
+
         if (fts_query(w, i) != 0)
             return -1;
+        lat[i] = bench_now() - t0;
         bench_score(&m, &ds->queries[i], w->ranked, w->n_ranked);
     }
     tr_eval_metrics_finish(&m);
@@ -226,27 +256,32 @@ fts_ndcg(struct fts_worker *w, const struct tr_eval_dataset *ds)
     return 0;
 }
 
-/* Quality, latency on one connection, throughput on one and two. */
+/*
+ * A few queries to warm the pages and the statement, then quality and
+ * latency on one connection, then throughput on two.
+ */
 static int
 fts_timing(struct fts_worker *w, const struct tr_eval_dataset *ds,
-           size_t n_q)
+           size_t n_q, double budget_s)
 {
     void *workers[2] = {&w[0], &w[1]};
-    double *lat = malloc(n_q * sizeof(*lat)), wall;
+    double *lat = malloc(ds->n_queries * sizeof(*lat)), wall;
+    size_t done;
     int rc = -1;
 
-    if (lat == NULL || fts_ndcg(&w[0], ds) != 0 ||
-        bench_latency(fts_query, &w[0], n_q, lat) != 0)
+    for (size_t i = 0; i < FTS_WARM_QUERIES; i++)
+        if (fts_query(&w[0], i) != 0)
+            goto out;
+    if (lat == NULL || fts_ndcg(&w[0], ds, lat) != 0)
         goto out;
-    printf("fts5_queries %zu\n", n_q);
-    bench_latency_print("fts5", lat, n_q);
+    printf("fts5_queries %zu\n", ds->n_queries);
+    bench_latency_print("fts5", lat, ds->n_queries);
 
-    if ((wall = bench_threads(fts_query, workers, 1, n_q, NULL)) <= 0)
+    wall = bench_threads(fts_query, workers, 2, n_q, budget_s, NULL, &done);
+    if (wall <= 0)
         goto out;
-    printf("fts5_qps1 %.1f\n", (double) n_q / wall);
-    if ((wall = bench_threads(fts_query, workers, 2, n_q, NULL)) <= 0)
-        goto out;
-    printf("fts5_qps2 %.1f\n", (double) n_q / wall);
+    printf("fts5_qps2_queries %zu\nfts5_qps2 %.1f\n", done,
+           (double) done / wall);
     rc = 0;
 
 out:
@@ -254,9 +289,14 @@ out:
     return rc;
 }
 
+/*
+ * The FTS5 phase: the reindex subset then the whole corpus are built
+ * (the subset's database is dropped before the big one is made), the
+ * corpus is freed, and the queries are timed on two connections.
+ */
 int
 bench_phase_fts5(const struct tr_eval_dataset *ds, size_t n,
-                 size_t n_articles, size_t n_queries)
+                 size_t n_articles, size_t n_queries, double budget_s)
 {
     struct bench_corpus c;
     struct fts_worker w[2];
@@ -281,7 +321,7 @@ bench_phase_fts5(const struct tr_eval_dataset *ds, size_t n,
             goto out;
     bench_mem_print("fts5_loaded");
     bench_mem_peak_reset();
-    if (fts_timing(w, ds, n_queries) != 0)
+    if (fts_timing(w, ds, n_queries, budget_s) != 0)
         goto out;
     bench_mem_print("fts5_serving");
     rc = 0;

@@ -50,6 +50,7 @@ struct ours_worker {
     const struct tr_eval_dataset *ds;
 };
 
+/* Free the three parts; a zeroed `o` is a no-op. */
 static void
 ours_free(struct ours *o)
 {
@@ -59,6 +60,7 @@ ours_free(struct ours *o)
     memset(o, 0, sizeof(*o));
 }
 
+/* Report the error of `what` on stderr; returns -1. */
 static int
 fail(const char *what, const struct tr_error *err)
 {
@@ -84,6 +86,7 @@ embed_text(const struct bench_corpus *c, size_t i)
     return s;
 }
 
+/* BM25F over title and text, with the service's options. */
 static int
 build_bm25(const struct bench_corpus *c, size_t n, struct ours *o,
            struct tr_error *err)
@@ -194,6 +197,7 @@ out:
     return rc;
 }
 
+/* Write `len` bytes at `p` to dir/name; 0 or -1 with a message. */
 static int
 write_file(const char *dir, const char *name, const void *p, size_t len)
 {
@@ -303,6 +307,11 @@ out:
     return rc;
 }
 
+/*
+ * The build phase: the reindex subset is built and dropped first, then
+ * the whole corpus; the corpus is freed before the memory figure and
+ * the index is written for the serve phase.
+ */
 int
 bench_phase_build(const struct tr_eval_dataset *ds, size_t n,
                   size_t n_articles, const char *dir)
@@ -342,6 +351,7 @@ out:
     return rc;
 }
 
+/* Timed query `qi` (the collection's queries, cycled): top 10 hits. */
 static int
 ours_query(void *arg, size_t qi)
 {
@@ -356,10 +366,13 @@ ours_query(void *arg, size_t qi)
     return 0;
 }
 
-/* nDCG@10 of searcher `s` over all queries, printed as `key`. */
+/*
+ * nDCG@10 of searcher `s` over all queries, printed as `key`; with
+ * `lat` non-NULL, the latency of each query goes there (seconds).
+ */
 static int
 ours_ndcg(const struct tr_search *s, const struct tr_eval_dataset *ds,
-          const char *key)
+          const char *key, double *lat)
 {
     struct tr_eval_metrics m;
     struct tr_search_hit hits[10];
@@ -369,10 +382,13 @@ ours_ndcg(const struct tr_search *s, const struct tr_eval_dataset *ds,
     for (size_t i = 0; i < ds->n_queries; i++) {
         int64_t ranked[10];
         size_t n_hits;
+        double t0 = bench_now();
 
         if (tr_search_query(s, ds->queries[i].text, 10, hits, &n_hits,
                             &err) != TR_OK)
             return fail("search", &err);
+        if (lat != NULL)
+            lat[i] = bench_now() - t0;
         for (size_t k = 0; k < n_hits; k++)
             ranked[k] = hits[k].chunk_id;
         bench_score(&m, &ds->queries[i], ranked, n_hits);
@@ -383,6 +399,10 @@ ours_ndcg(const struct tr_search *s, const struct tr_eval_dataset *ds,
     return 0;
 }
 
+/*
+ * FAISS's OpenMP setting is per thread: each serving thread searches
+ * on its own, as a request thread of the service does.
+ */
 static void
 one_thread(void)
 {
@@ -419,38 +439,50 @@ make_searchers(const struct ours *o, struct tr_search **s)
     return rc;
 }
 
-/* Latency on one thread, then throughput on two. */
+/*
+ * Quality of the three searchers, the hybrid one last and timed, then
+ * throughput of the hybrid one on two threads.  BM25 alone and dense
+ * alone go first and warm the caches for the timed pass.
+ */
 static int
-ours_timing(const struct tr_search *s, const struct tr_eval_dataset *ds,
-            size_t n_q)
+ours_timing(struct tr_search **s, const struct tr_eval_dataset *ds,
+            size_t n_q, double budget_s)
 {
-    struct ours_worker w = {s, ds};
+    struct ours_worker w = {s[0], ds};
     void *workers[2] = {&w, &w};
-    double *lat = malloc(n_q * sizeof(*lat)), wall;
+    double *lat = malloc(ds->n_queries * sizeof(*lat)), wall;
+    size_t done;
+    int rc = -1;
 
-    if (lat == NULL || bench_latency(ours_query, &w, n_q, lat) != 0) {
-        free(lat);
-        return -1;
-    }
+    if (lat == NULL || ours_ndcg(s[1], ds, "ours_bm25", NULL) != 0 ||
+        ours_ndcg(s[2], ds, "ours_dense", NULL) != 0 ||
+        ours_ndcg(s[0], ds, "ours", lat) != 0)
+        goto out;
     printf("collection_queries %zu\nours_queries %zu\n", ds->n_queries,
-           n_q);
-    bench_latency_print("ours", lat, n_q);
-    free(lat);
+           ds->n_queries);
+    bench_latency_print("ours", lat, ds->n_queries);
 
-    wall = bench_threads(ours_query, workers, 1, n_q, one_thread);
+    wall = bench_threads(ours_query, workers, 2, n_q, budget_s, one_thread,
+                         &done);
     if (wall <= 0)
-        return -1;
-    printf("ours_qps1 %.1f\n", (double) n_q / wall);
-    wall = bench_threads(ours_query, workers, 2, n_q, one_thread);
-    if (wall <= 0)
-        return -1;
-    printf("ours_qps2 %.1f\n", (double) n_q / wall);
-    return 0;
+        goto out;
+    printf("ours_qps2_queries %zu\nours_qps2 %.1f\n", done,
+           (double) done / wall);
+    rc = 0;
+
+out:
+    free(lat);
+    return rc;
 }
 
+/*
+ * The serve phase: load the index as a restarted server would, make
+ * the searchers, score quality and latency, time throughput, and
+ * report memory while serving.
+ */
 int
 bench_phase_serve(const struct tr_eval_dataset *ds, const char *dir,
-                  size_t n_queries)
+                  size_t n_queries, double budget_s)
 {
     struct ours o = {0};
     struct tr_search *s[3] = {NULL, NULL, NULL};
@@ -468,13 +500,7 @@ bench_phase_serve(const struct tr_eval_dataset *ds, const char *dir,
 
     /* The file buffers of the load are gone: measure serving alone. */
     bench_mem_peak_reset();
-
-    /* The quality pass doubles as the warm-up of the timed ones. */
-    if (ours_ndcg(s[0], ds, "ours") != 0 ||
-        ours_ndcg(s[1], ds, "ours_bm25") != 0 ||
-        ours_ndcg(s[2], ds, "ours_dense") != 0)
-        goto out;
-    if (ours_timing(s[0], ds, n_queries) != 0)
+    if (ours_timing(s, ds, n_queries, budget_s) != 0)
         goto out;
     bench_mem_print("ours_serving");
     rc = 0;

@@ -27,9 +27,12 @@ struct thread_job {
     size_t first;
     size_t step;
     size_t n;
+    double deadline;            /* bench_now() after which it stops */
+    size_t done;
     int failed;
 };
 
+/* CLOCK_MONOTONIC: immune to clock steps during a long run. */
 double
 bench_now(void)
 {
@@ -82,19 +85,7 @@ bench_mem_peak_reset(void)
     fclose(f);
 }
 
-int
-bench_latency(bench_query_fn fn, void *worker, size_t n, double *lat)
-{
-    for (size_t i = 0; i < n; i++) {
-        double t0 = bench_now();
-
-        if (fn(worker, i) != 0)
-            return -1;
-        lat[i] = bench_now() - t0;
-    }
-    return 0;
-}
-
+/* Ascending order for qsort(); latencies are never NaN. */
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -121,6 +112,10 @@ bench_latency_print(const char *prefix, double *lat, size_t n)
     printf("%s_max_ms %.4f\n", prefix, lat[n - 1] * 1e3);
 }
 
+/*
+ * One thread of bench_threads(): its share of the calls, stopping at
+ * the first failure (which fails the whole run) or at the deadline.
+ */
 static void *
 thread_main(void *arg)
 {
@@ -133,25 +128,32 @@ thread_main(void *arg)
             j->failed = 1;
             break;
         }
+        j->done++;
+
+        /* A clock read costs tens of nanoseconds, a query far more. */
+        if (bench_now() > j->deadline)
+            break;
     }
     return NULL;
 }
 
 double
 bench_threads(bench_query_fn fn, void **workers, int n_threads, size_t n,
-              void (*init)(void))
+              double budget_s, void (*init)(void), size_t *n_done)
 {
     struct thread_job jobs[16];
     pthread_t tids[16];
     int started = 0, failed = 0;
     double t0;
 
+    *n_done = 0;
     if (n_threads < 1 || n_threads > 16)
         return -1;
     t0 = bench_now();
     for (int t = 0; t < n_threads; t++) {
         jobs[t] = (struct thread_job) {fn, workers[t], init, (size_t) t,
-                                       (size_t) n_threads, n, 0};
+                                       (size_t) n_threads, n,
+                                       t0 + budget_s, 0, 0};
         if (pthread_create(&tids[t], NULL, thread_main, &jobs[t]) != 0)
             break;
         started++;
@@ -160,6 +162,7 @@ bench_threads(bench_query_fn fn, void **workers, int n_threads, size_t n,
     for (int t = 0; t < started; t++) {
         pthread_join(tids[t], NULL);
         failed |= jobs[t].failed;
+        *n_done += jobs[t].done;
     }
     if (started < n_threads || failed)
         return -1;
