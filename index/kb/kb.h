@@ -203,6 +203,10 @@ struct tr_kb_hit {
     const char *text;
     size_t start;
     size_t end;
+    float dense_score;          /* cosine with the query; 0 when the
+                                 * dense list missed the chunk */
+    float bm25_score;           /* 0 when the BM25 list missed it */
+    const char *section;        /* the article's section, "" if none */
 };
 
 struct tr_kb_searcher;

@@ -35,6 +35,7 @@ struct kb_chunk {
     const char *locale;
     const char *heading_path;
     const char *text;
+    const char *section;    /* "" when the article has none */
     size_t start;
     size_t end;
     bool hidden;            /* draft or deleted article */
@@ -199,7 +200,8 @@ load_chunks(struct tr_db_conn *c, const char *ver, struct tr_kb_searcher *s,
     rc = tr_db_exec(c, "SELECT c.article_id, c.heading_path, c.text, "
                        "c.start_off, c.end_off, a.external_id, a.title, "
                        "coalesce(a.url, ''), a.locale, "
-                       "coalesce(a.draft, true) FROM chunks c LEFT JOIN "
+                       "coalesce(a.draft, true), coalesce(a.section, '') "
+                       "FROM chunks c LEFT JOIN "
                        "articles a ON a.id = c.article_id WHERE "
                        "c.version_id = $1 ORDER BY c.chunk_id", 1, p, &res,
                     err);
@@ -213,9 +215,9 @@ load_chunks(struct tr_db_conn *c, const char *ver, struct tr_kb_searcher *s,
     }
     for (size_t i = 0; i < s->n_chunks; i++) {
         struct kb_chunk *k = &s->chunks[i];
-        const char *v[10];
+        const char *v[11];
 
-        for (int j = 0; j < 10; j++) {
+        for (int j = 0; j < 11; j++) {
             v[j] = tr_db_res_value(res, (int) i, j);
             v[j] = tr_arena_strdup(s->arena, v[j] != NULL ? v[j] : "");
         }
@@ -229,6 +231,7 @@ load_chunks(struct tr_db_conn *c, const char *ver, struct tr_kb_searcher *s,
         k->url = v[7];
         k->locale = v[8];
         k->hidden = strcmp(v[9], "t") == 0;
+        k->section = v[10];
     }
     tr_db_res_free(res);
     return TR_OK;
@@ -339,7 +342,8 @@ tr_kb_search(const struct tr_kb_searcher *s, const char *query, size_t k,
         hits[got] = (struct tr_kb_hit) {
             raw[i].score, raw[i].chunk_id, c->article_id, c->external_id,
             c->title, c->url, c->locale, c->heading_path, c->text,
-            c->start, c->end
+            c->start, c->end, raw[i].dense_score, raw[i].bm25_score,
+            c->section
         };
         got++;
     }

@@ -133,11 +133,16 @@ struct tr_db;
 struct tr_http_server;
 
 /*
- * Register the job handlers of every module with the queue.  Called by
- * `serve` and `worker` before their worker pool starts, so both run the
- * same job kinds.  Returns what the modules' registrations return.
+ * Register the job handlers of every module with the queue, building
+ * what they share (the triage pipeline) from `conf`.  Called by `serve`
+ * and `worker` before their worker pool starts, so both run the same
+ * job kinds.  Returns what the modules' registrations return.
  */
-enum tr_err tr_cli_jobs_register(struct tr_error *err);
+enum tr_err tr_cli_jobs_register(const struct tr_conf *conf,
+                                 struct tr_error *err);
+
+/* Free what tr_cli_jobs_register() built, once the pool has stopped. */
+void tr_cli_jobs_release(void);
 
 /*
  * Register the HTTP routes and metrics collectors of every module on

@@ -222,6 +222,7 @@ shut_down(struct serve *sv)
         }
         tr_queue_pool_free(sv->pool);
     }
+    tr_cli_jobs_release();
     if (sv->http != NULL)
         tr_http_server_stop(sv->http, &err);
     if (sv->routes)
@@ -247,7 +248,7 @@ run_serve(struct tr_cli *cli)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-    rc = tr_cli_jobs_register(&err);
+    rc = tr_cli_jobs_register(&cli->conf, &err);
     if (rc == TR_OK)
         rc = tr_db_open(&cli->conf, 0, &sv.db, &err);
     if (rc == TR_OK)

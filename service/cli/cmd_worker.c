@@ -51,7 +51,7 @@ run_workers(struct tr_cli *cli, int threads)
 
     tr_queue_opts_from_conf(&o, &cli->conf);
     o.n_workers = threads > 0 ? threads : (o.n_workers > 0 ? o.n_workers : 1);
-    rc = tr_cli_jobs_register(&err);
+    rc = tr_cli_jobs_register(&cli->conf, &err);
     if (rc == TR_OK)
         rc = tr_db_open(&cli->conf, o.n_workers + 2, &db, &err);
     if (rc == TR_OK)
@@ -79,6 +79,7 @@ run_workers(struct tr_cli *cli, int threads)
         return TR_EXIT_FAIL;
     }
     tr_queue_pool_free(pool);
+    tr_cli_jobs_release();
 
 out:
     tr_db_close(db, true);

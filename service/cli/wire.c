@@ -14,12 +14,33 @@
 #include "http.h"
 #include "kb_http.h"
 #include "metrics.h"
+#include "pipeline.h"
 #include "zendesk.h"
 
+/* The triage pipeline shared by the workers of this process. */
+static struct tr_pipeline *pipeline;
+
 enum tr_err
-tr_cli_jobs_register(struct tr_error *err)
+tr_cli_jobs_register(const struct tr_conf *conf, struct tr_error *err)
 {
-    return tr_zendesk_jobs_register(NULL, err);
+    struct tr_pipeline_opts po;
+    enum tr_err rc;
+
+    rc = tr_zendesk_jobs_register(NULL, err);
+    if (rc == TR_OK)
+        rc = tr_pipeline_opts_from_conf(&po, conf, err);
+    if (rc == TR_OK && pipeline == NULL)
+        rc = tr_pipeline_new(&po, &pipeline, err);
+    if (rc == TR_OK)
+        rc = tr_pipeline_jobs_register(pipeline, err);
+    return rc;
+}
+
+void
+tr_cli_jobs_release(void)
+{
+    tr_pipeline_free(pipeline);
+    pipeline = NULL;
 }
 
 enum tr_err

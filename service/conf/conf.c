@@ -84,6 +84,17 @@ static const struct conf_key conf_keys[] = {
     INT(zendesk_pull_interval, "300", 0, 86400,
         "seconds between incremental pulls of every Zendesk tenant inside "
         "serve (0 turns the schedule off)"),
+    ENUM(draft_provider, "extractive", "extractive|openai|anthropic",
+         "who writes drafts: the offline extractive drafter or a model"),
+    STR(draft_base_url, "", false,
+        "model server URL (OpenAI-compatible: ending in /v1); empty: the "
+        "vendor's"),
+    STR(draft_model, "", false, "model name for openai or anthropic"),
+    STR(draft_api_key, "", true, "API key of the model server"),
+    ENUM(draft_fallback, "extractive", "extractive|escalate",
+         "what happens when the model fails: draft offline or escalate"),
+    INT(draft_timeout, "60", 1, 3600, "seconds one model call may take"),
+    INT(retrieval_k, "5", 1, 50, "articles retrieved for each ticket"),
     ENUM(log_level, "info", "fatal|error|warn|info|debug",
          "lowest level written"),
     ENUM(log_format, "auto", "auto|json|text",

@@ -54,6 +54,14 @@ struct tr_conf {
     int shutdown_grace;
     /* connectors */
     int zendesk_pull_interval;
+    /* drafting */
+    char draft_provider[16];
+    char draft_base_url[TR_CONF_STR_MAX];
+    char draft_model[256];
+    char draft_api_key[512];
+    char draft_fallback[16];
+    int draft_timeout;
+    int retrieval_k;
     /* logging */
     char log_level[16];
     char log_format[16];

@@ -1,0 +1,109 @@
+/*
+ * pipeline_int.h
+ *      Layouts shared by the files of the triage pipeline: the pipeline
+ *      itself and the state of one run as it moves through the steps.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TR_PIPELINE_INT_H
+#define TR_PIPELINE_INT_H
+
+#include <stddef.h>
+
+#include "draft.h"
+#include "kb.h"
+#include "lang.h"
+#include "llm.h"
+#include "pipeline.h"
+#include "policy.h"
+#include "redact.h"
+
+/* Most passages one run retrieves and cites. */
+#define TR_PIPELINE_K_MAX 16
+
+/* Longest query sent to the search, in bytes. */
+#define TR_PIPELINE_QUERY_MAX 4000
+
+/* Most reasons of the run's own (beside the policy's) in the record. */
+#define TR_PIPELINE_REASONS_MAX 4
+
+struct tr_pipeline {
+    struct tr_pipeline_opts o;
+    char base_url[1024];
+    char api_key[512];
+    char model[256];
+    struct tr_lang *lang;
+    struct tr_redact *redact;
+    struct tr_llm_conf llm_conf;
+    struct tr_llm *llm;         /* NULL for the extractive drafter */
+};
+
+/* One run: everything the steps produce, released by run_cleanup(). */
+struct tr_pipeline__run {
+    int64_t tenant_id;
+    int64_t ticket_id;
+    int64_t job_id;
+
+    /* the ticket, as stored and as redacted */
+    char *subject;
+    char *body;
+    char *subject_red;
+    char *body_red;
+    char *text_red;             /* subject and body, for search and draft */
+    struct tr_redact_map *map_subject;
+    struct tr_redact_map *map_body;
+    struct tr_lang_result lang;
+
+    /* retrieval; hits borrow from the searcher, held until cleanup */
+    struct tr_kb_searcher *searcher;
+    struct tr_kb_hit hits[TR_PIPELINE_K_MAX];
+    size_t n_hits;
+    char pass_id[TR_PIPELINE_K_MAX][32];
+    struct tr_draft_passage passages[TR_PIPELINE_K_MAX];
+    double best_score;
+
+    /* routing and decision */
+    struct tr_policy_config *cfg;
+    struct tr_route_model *model;
+    struct tr_policy_decision dec;
+    struct tr_policy_outcome out;
+    const char *own_reasons[TR_PIPELINE_REASONS_MAX];
+    size_t n_own_reasons;
+
+    /* the draft and how it was written */
+    struct tr_draft *draft;
+    const char *provider;
+    const char *model_name;
+    bool fallback;
+    char provider_error[256];
+    char *model_input;          /* exact input of the drafter */
+    char prompt_hash[65];
+};
+
+/*
+ * Retrieve passages for the redacted text (step 3).  A tenant without
+ * an index gets none.  Database and index errors are returned.
+ */
+enum tr_err tr_pipeline__retrieve(struct tr_pipeline *p, struct tr_db *db,
+                                  struct tr_pipeline__run *r,
+                                  struct tr_error *err);
+
+/*
+ * Write the draft of run `r` (step 6) with the configured drafter,
+ * falling back as configured, and check its grounding.  Sets r->draft,
+ * or leaves it NULL and adds a reason when the ticket must go to a human
+ * instead.  Returns only TR_E_NOMEM and internal failures.
+ */
+enum tr_err tr_pipeline__draft(struct tr_pipeline *p,
+                               struct tr_pipeline__run *r,
+                               struct tr_error *err);
+
+/*
+ * Store run `r` (step 7) in one transaction: the draft, the run, the
+ * ledger entry, the post-back job.  Fills `res`.
+ */
+enum tr_err tr_pipeline__record(struct tr_db *db, struct tr_pipeline__run *r,
+                                struct tr_pipeline_result *res,
+                                struct tr_error *err);
+
+#endif /* TR_PIPELINE_INT_H */

@@ -1,0 +1,18 @@
+# The triage pipeline end to end: knowledge base, redaction, routing,
+# drafting offline and through the fake model server, the record.
+tr_unit_test(pipeline run PG TIMEOUT 300
+    LIBS tr_pipeline tr_kb tr_ledger tr_policy PkgConfig::CJSON
+    SOURCES unit/test_llm_fx.c
+    CASES
+    pipeline_drafts_a_cited_reply_without_personal_data
+    pipeline_replay_gives_the_hashed_input
+    pipeline_rerun_of_a_job_writes_nothing_twice
+    pipeline_escalates_threats_and_tickets_without_articles
+    pipeline_unknown_ticket_is_reported
+    pipeline_auto_send_enqueues_the_post_back
+    pipeline_model_receives_only_redacted_text
+    pipeline_model_failure_falls_back_or_escalates)
+set_target_properties(test_pipeline_run PROPERTIES LINKER_LANGUAGE CXX)
+target_compile_definitions(test_pipeline_run PRIVATE
+    FAKE_MODEL="$<TARGET_FILE:fake_model>")
+add_dependencies(test_pipeline_run fake_model)

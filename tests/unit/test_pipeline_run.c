@@ -1,0 +1,484 @@
+/*
+ * test_pipeline_run.c
+ *      The triage pipeline end to end against a real PostgreSQL: a small
+ *      knowledge base, tickets with personal data, the extractive
+ *      drafter and a model drafter behind the fake model server.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tr_test.h"
+
+#include "db.h"
+#include "kb.h"
+#include "ledger.h"
+#include "pgtest.h"
+#include "pipeline.h"
+#include "policy.h"
+#include "test_llm_fx.h"
+
+struct fixture {
+    struct tr_pgtest t;
+    int64_t tenant;
+    char path[1024];
+};
+
+static const char *refund_subject = "Refund for my order";
+static const char *refund_body =
+    "Hello, I bought the plan last week and want a refund. How do I get "
+    "my money back? Write to jane.doe@example.com or call +1 415 555 "
+    "0100. My card was 4111 1111 1111 1111.";
+
+static void
+setup(struct fixture *f, bool with_kb)
+{
+    struct tr_error err = {0};
+    struct tr_db_conn *c;
+    char id[24];
+
+    memset(f, 0, sizeof(*f));
+    if (tr_pgtest_open(&f->t, 8, true, &err) != TR_OK)
+        fail_msg("could not open the test database: %s", tr_error_msg(&err));
+    assert_int_equal(tr_db_conn_owner(f->t.db, &c, &err), TR_OK);
+    assert_int_equal(tr_db_query_value(c, "INSERT INTO tenants (name, "
+                                          "webhook_secret) VALUES ('acme', "
+                                          "'s') RETURNING id", 0, NULL, id,
+                                       sizeof(id), NULL, &err), TR_OK);
+    tr_db_conn_release(c);
+    f->tenant = atoll(id);
+    tr_kb_cache_set_check_ms(0);
+    if (!with_kb)
+        return;
+
+    snprintf(f->path, sizeof(f->path), "%s/tests/data/kb/tiny.jsonl",
+             getenv("TR_SOURCE_DIR"));
+    assert_int_equal(tr_kb_import_path(f->t.db, f->tenant, f->path,
+                                       TR_KB_SOURCE_GUESS, NULL, &err),
+                     TR_OK);
+    if (tr_kb_reindex(f->t.db, f->tenant, NULL, NULL, &err) != TR_OK)
+        fail_msg("reindex failed: %s", tr_error_msg(&err));
+}
+
+static void
+teardown(struct fixture *f)
+{
+    tr_kb_cache_drop(f->t.db);
+    tr_pgtest_close(&f->t);
+}
+
+/* Insert a ticket and return its id. */
+static int64_t
+ticket_add(struct fixture *f, const char *ext, const char *subject,
+           const char *body)
+{
+    const char *params[3] = {ext, subject, body};
+    struct tr_error err = {0};
+    struct tr_db_conn *c;
+    char id[24];
+
+    assert_int_equal(tr_db_tx_begin(f->t.db, f->tenant, &c, &err), TR_OK);
+    assert_int_equal(tr_db_query_value(c, "INSERT INTO tickets (tenant_id, "
+                                          "external_id, subject, "
+                                          "description) VALUES (current_"
+                                          "setting('triage.tenant_id')::"
+                                          "bigint, $1, $2, $3) RETURNING id",
+                                       3, params, id, sizeof(id), NULL,
+                                       &err), TR_OK);
+    assert_int_equal(tr_db_tx_commit(c, &err), TR_OK);
+    return atoll(id);
+}
+
+/* The first value of `sql` in the tenant's context, into `buf`. */
+static const char *
+value(struct fixture *f, const char *sql, char *buf, size_t len)
+{
+    struct tr_error err = {0};
+    struct tr_db_conn *c;
+    bool is_null = false;
+
+    assert_int_equal(tr_db_tx_begin(f->t.db, f->tenant, &c, &err), TR_OK);
+    assert_int_equal(tr_db_query_value(c, sql, 0, NULL, buf, len, &is_null,
+                                       &err), TR_OK);
+    tr_db_tx_rollback(c);
+    if (is_null)
+        buf[0] = '\0';
+    return buf;
+}
+
+static long long
+count(struct fixture *f, const char *sql)
+{
+    char buf[32];
+
+    return atoll(value(f, sql, buf, sizeof(buf)));
+}
+
+static struct tr_pipeline *
+pipeline_offline(void)
+{
+    struct tr_pipeline_opts o = {0};
+    struct tr_pipeline *p = NULL;
+    struct tr_error err = {0};
+
+    o.drafter = TR_PIPELINE_EXTRACTIVE;
+    o.k = 3;
+    o.fallback_extractive = true;
+    if (tr_pipeline_new(&o, &p, &err) != TR_OK)
+        fail_msg("pipeline: %s", tr_error_msg(&err));
+    return p;
+}
+
+/* A configuration that drafts whatever retrieval finds. */
+static void
+config_set(struct fixture *f, const char *json)
+{
+    struct tr_policy_config *cfg;
+    struct tr_error err = {0};
+
+    if (tr_policy_config_parse(json, strlen(json), &cfg, &err) != TR_OK)
+        fail_msg("config: %s", tr_error_msg(&err));
+    assert_int_equal(tr_policy_config_store(f->t.db, f->tenant, cfg, &err),
+                     TR_OK);
+    tr_policy_config_free(cfg);
+}
+
+static const char *lenient =
+    "{\"thresholds\": {\"retrieval_min_score\": 0.01}}";
+
+static void
+pipeline_drafts_a_cited_reply_without_personal_data(void **state)
+{
+    struct fixture f;
+    struct tr_pipeline *p;
+    struct tr_pipeline_result res;
+    struct tr_error err = {0};
+    struct tr_ledger_report rep;
+    char buf[8192];
+    int64_t tid;
+
+    setup(&f, true);
+    config_set(&f, lenient);
+    p = pipeline_offline();
+    tid = ticket_add(&f, "9001", refund_subject, refund_body);
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.action, "draft");
+    assert_true(res.draft_id > 0);
+    assert_true(res.n_passages >= 1);
+    assert_int_equal(res.n_redacted, 3);     /* e-mail, phone, card */
+    assert_string_equal(res.language, "en");
+
+    /* The draft cites the refund article and waits for approval. */
+    value(&f, "SELECT status || ' ' || citations::text FROM drafts", buf,
+          sizeof(buf));
+    assert_non_null(strstr(buf, "pending"));
+    assert_non_null(strstr(buf, "Getting a refund"));
+    value(&f, "SELECT body FROM drafts", buf, sizeof(buf));
+    assert_non_null(strstr(buf, "refund"));
+    assert_null(strstr(buf, "jane.doe"));
+
+    /* The ledger holds the redacted input, never the originals. */
+    value(&f, "SELECT payload_text FROM ledger", buf, sizeof(buf));
+    assert_null(strstr(buf, "jane.doe@example.com"));
+    assert_null(strstr(buf, "4111 1111"));
+    assert_null(strstr(buf, "555 0100"));
+    assert_non_null(strstr(buf, "[EMAIL_1]"));
+    assert_non_null(strstr(buf, "\"action\":\"draft\""));
+    assert_int_equal(count(&f, "SELECT count(*) FROM triage_runs WHERE "
+                               "action = 'draft' AND draft_id IS NOT NULL"),
+                     1);
+    value(&f, "SELECT language FROM tickets", buf, sizeof(buf));
+    assert_string_equal(buf, "en");
+
+    assert_int_equal(tr_ledger_verify(f.t.db, f.tenant, 0, NULL, &rep, &err),
+                     TR_OK);
+    assert_int_equal(rep.fault, TR_LEDGER_INTACT);
+    tr_pipeline_free(p);
+    teardown(&f);
+}
+
+static void
+pipeline_replay_gives_the_hashed_input(void **state)
+{
+    struct fixture f;
+    struct tr_pipeline *p;
+    struct tr_pipeline_result res;
+    struct tr_ledger_entry e = {0};
+    struct tr_error err = {0};
+    struct tr_db_conn *c;
+    char recorded[TR_LEDGER_HASH_LEN + 8], actual[TR_LEDGER_HASH_LEN + 1];
+    char *input = NULL;
+    size_t len = 0;
+    bool matches = false;
+    int64_t tid;
+
+    setup(&f, true);
+    config_set(&f, lenient);
+    p = pipeline_offline();
+    tid = ticket_add(&f, "9002", refund_subject, refund_body);
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_true(res.draft_id > 0);
+
+    assert_int_equal(tr_db_tx_begin(f.t.db, f.tenant, &c, &err), TR_OK);
+    assert_int_equal(tr_ledger_get_by_draft(c, res.draft_id, NULL, &e, &err),
+                     TR_OK);
+    tr_db_tx_rollback(c);
+    assert_int_equal(tr_ledger_model_input(&e, &input, &len, recorded,
+                                           actual, &matches, &err), TR_OK);
+    assert_true(matches);
+    assert_non_null(strstr(input, "[CARD_1]"));
+    assert_null(strstr(input, "4111"));
+    free(input);
+    tr_ledger_entry_cleanup(&e);
+    tr_pipeline_free(p);
+    teardown(&f);
+}
+
+static void
+pipeline_rerun_of_a_job_writes_nothing_twice(void **state)
+{
+    struct fixture f;
+    struct tr_pipeline *p;
+    struct tr_pipeline_result r1, r2;
+    struct tr_error err = {0};
+    int64_t tid;
+
+    setup(&f, true);
+    config_set(&f, lenient);
+    p = pipeline_offline();
+    tid = ticket_add(&f, "9003", refund_subject, refund_body);
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 77, &r1,
+                                     &err), TR_OK);
+    assert_false(r1.again);
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 77, &r2,
+                                     &err), TR_OK);
+    assert_true(r2.again);
+    assert_int_equal(r2.run_id, r1.run_id);
+    assert_int_equal(r2.draft_id, r1.draft_id);
+    assert_int_equal(count(&f, "SELECT count(*) FROM drafts"), 1);
+    assert_int_equal(count(&f, "SELECT count(*) FROM ledger"), 1);
+    assert_int_equal(count(&f, "SELECT count(*) FROM triage_runs"), 1);
+    tr_pipeline_free(p);
+    teardown(&f);
+}
+
+static void
+pipeline_escalates_threats_and_tickets_without_articles(void **state)
+{
+    struct fixture f;
+    struct tr_pipeline *p;
+    struct tr_pipeline_result res;
+    struct tr_error err = {0};
+    char buf[4096];
+    int64_t tid;
+
+    /* No knowledge base at all: nothing to cite. */
+    setup(&f, false);
+    p = pipeline_offline();
+    tid = ticket_add(&f, "9004", "Question", "How do I get a refund?");
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.action, "escalate");
+    assert_int_equal(res.draft_id, 0);
+    assert_int_equal(res.n_passages, 0);
+    value(&f, "SELECT reasons::text FROM triage_runs", buf, sizeof(buf));
+    assert_non_null(strstr(buf, "no_article_above_threshold"));
+    tr_pipeline_free(p);
+    teardown(&f);
+
+    /* A legal threat goes to a human even with a perfect article. */
+    setup(&f, true);
+    config_set(&f, lenient);
+    p = pipeline_offline();
+    tid = ticket_add(&f, "9005", "Refund now",
+                     "Give me my refund or my lawyer will sue you.");
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.action, "escalate");
+    assert_int_equal(res.draft_id, 0);
+    assert_int_equal(count(&f, "SELECT count(*) FROM drafts"), 0);
+    value(&f, "SELECT payload_text FROM ledger", buf, sizeof(buf));
+    assert_non_null(strstr(buf, "legal_threat"));
+    tr_pipeline_free(p);
+    teardown(&f);
+}
+
+static void
+pipeline_unknown_ticket_is_reported(void **state)
+{
+    struct fixture f;
+    struct tr_pipeline *p;
+    struct tr_pipeline_result res;
+    struct tr_error err = {0};
+
+    setup(&f, false);
+    p = pipeline_offline();
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, 424242, 0, &res,
+                                     &err), TR_E_NOTFOUND);
+    assert_non_null(strstr(tr_error_msg(&err), "424242"));
+    assert_int_equal(count(&f, "SELECT count(*) FROM ledger"), 0);
+    tr_pipeline_free(p);
+    teardown(&f);
+}
+
+static void
+pipeline_auto_send_enqueues_the_post_back(void **state)
+{
+    struct fixture f;
+    struct tr_pipeline *p;
+    struct tr_pipeline_result res;
+    struct tr_error err = {0};
+    char buf[4096];
+    int64_t tid;
+
+    setup(&f, true);
+    config_set(&f, "{\"teams\": [{\"name\": \"billing\", "
+                   "\"zendesk_group_id\": 55}], "
+                   "\"sections\": {\"Billing\": \"billing\"}, "
+                   "\"thresholds\": {\"retrieval_min_score\": 0.01, "
+                   "\"evidence_min_score\": 0.01}, "
+                   "\"auto_send\": {\"enabled\": true, "
+                   "\"min_confidence\": 0.01, \"min_intent_prob\": 0, "
+                   "\"min_score\": 0.01}}");
+    p = pipeline_offline();
+    tid = ticket_add(&f, "9006", "How do I get a refund",
+                     "How do I get a refund for my purchase?");
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    value(&f, "SELECT reasons::text FROM triage_runs", buf, sizeof(buf));
+    if (strcmp(res.action, "auto_send") != 0)
+        fail_msg("not sent: %s", buf);
+    value(&f, "SELECT status FROM drafts", buf, sizeof(buf));
+    assert_string_equal(buf, "approved");
+    value(&f, "SELECT payload::text FROM jobs WHERE kind = "
+              "'zendesk.postback'", buf, sizeof(buf));
+    snprintf(buf + 2048, 64, "\"draft_id\": %lld", (long long) res.draft_id);
+    assert_non_null(strstr(buf, buf + 2048));
+
+    /* The team came from the section of the retrieved article. */
+    assert_string_equal(res.team, "billing");
+    assert_non_null(strstr(buf, "\"group_id\": 55"));
+    tr_pipeline_free(p);
+    teardown(&f);
+}
+
+/* A pipeline drafting with the fake's OpenAI-compatible endpoint. */
+static struct tr_pipeline *
+pipeline_model(struct fm_fx *fx, bool fallback)
+{
+    struct tr_pipeline_opts o = {0};
+    struct tr_pipeline *p = NULL;
+    struct tr_error err = {0};
+    char base[96];
+
+    snprintf(base, sizeof(base), "%s/v1", fx->base);
+    o.drafter = TR_PIPELINE_OPENAI;
+    o.base_url = base;
+    o.api_key = FM_KEY;
+    o.model = "gpt-fake";
+    o.timeout_s = 5;
+    o.k = 3;
+    o.fallback_extractive = fallback;
+    if (tr_pipeline_new(&o, &p, &err) != TR_OK)
+        fail_msg("pipeline: %s", tr_error_msg(&err));
+    return p;
+}
+
+static void
+pipeline_model_receives_only_redacted_text(void **state)
+{
+    struct fixture f;
+    struct fm_fx fx;
+    struct tr_pipeline *p;
+    struct tr_pipeline_result res;
+    struct tr_error err = {0};
+    char buf[4096], *rec;
+    int64_t tid;
+
+    setup(&f, true);
+    config_set(&f, lenient);
+    fm_start(&fx, 64);
+    p = pipeline_model(&fx, true);
+    tid = ticket_add(&f, "9007", refund_subject, refund_body);
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.action, "draft");
+    assert_false(res.fallback);
+
+    /* What the model server actually received. */
+    rec = fm_record(&fx);
+    assert_non_null(rec);
+    assert_int_equal(fm_count(rec, "/v1/chat/completions"), 1);
+    assert_int_equal(fm_count(rec, "jane.doe"), 0);
+    assert_int_equal(fm_count(rec, "4111"), 0);
+    assert_int_equal(fm_count(rec, "555 0100"), 0);
+    assert_true(fm_count(rec, "[EMAIL_1]") >= 1);
+    free(rec);
+
+    value(&f, "SELECT provider || '/' || model FROM drafts", buf,
+          sizeof(buf));
+    assert_string_equal(buf, "openai/gpt-fake");
+    tr_pipeline_free(p);
+    fm_stop(&fx);
+    teardown(&f);
+}
+
+static void
+pipeline_model_failure_falls_back_or_escalates(void **state)
+{
+    struct fixture f;
+    struct fm_fx fx;
+    struct tr_pipeline *p;
+    struct tr_pipeline_result res;
+    struct tr_error err = {0};
+    char buf[8192];
+    int64_t tid;
+
+    setup(&f, true);
+    config_set(&f, lenient);
+    fm_start(&fx, 64);
+    fm_control(&fx, "fail", "{\"mode\":\"malformed\",\"count\":100}");
+
+    /* Fallback: the extractive drafter writes the reply. */
+    p = pipeline_model(&fx, true);
+    tid = ticket_add(&f, "9008", refund_subject, refund_body);
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.action, "draft");
+    assert_true(res.fallback);
+    value(&f, "SELECT provider FROM drafts", buf, sizeof(buf));
+    assert_string_equal(buf, "extractive");
+    value(&f, "SELECT payload_text FROM ledger", buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\"fallback\":true"));
+    assert_null(strstr(buf, FM_KEY));
+    tr_pipeline_free(p);
+
+    /* No fallback: a human takes the ticket. */
+    p = pipeline_model(&fx, false);
+    tid = ticket_add(&f, "9009", refund_subject, refund_body);
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.action, "escalate");
+    assert_int_equal(res.draft_id, 0);
+    assert_int_equal(count(&f, "SELECT count(*) FROM triage_runs WHERE "
+                               "reasons ? 'model_failed'"), 1);
+    tr_pipeline_free(p);
+    fm_stop(&fx);
+    teardown(&f);
+}
+
+static const struct CMUnitTest cases[] = {
+    cmocka_unit_test(pipeline_drafts_a_cited_reply_without_personal_data),
+    cmocka_unit_test(pipeline_replay_gives_the_hashed_input),
+    cmocka_unit_test(pipeline_rerun_of_a_job_writes_nothing_twice),
+    cmocka_unit_test(pipeline_escalates_threats_and_tickets_without_articles),
+    cmocka_unit_test(pipeline_unknown_ticket_is_reported),
+    cmocka_unit_test(pipeline_auto_send_enqueues_the_post_back),
+    cmocka_unit_test(pipeline_model_receives_only_redacted_text),
+    cmocka_unit_test(pipeline_model_failure_falls_back_or_escalates),
+};
+
+TR_TEST_MAIN(cases)
