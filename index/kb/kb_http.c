@@ -34,8 +34,9 @@ write_hits(struct tr_buf *b, const char *tenant, int64_t version,
     for (size_t i = 0; i < n; i++) {
         const struct tr_kb_hit *h = &hits[i];
 
-        tr_buf_printf(b, "%s{\"rank\":%zu,\"score\":%.6f,\"article_id\":",
-                      i > 0 ? "," : "", i + 1, h->score);
+        tr_buf_printf(b, "%s{\"rank\":%zu,\"score\":%.6f,\"dense\":%.6f,"
+                      "\"bm25\":%.6f,\"article_id\":", i > 0 ? "," : "",
+                      i + 1, h->score, h->dense_score, h->bm25_score);
         tr_buf_json_str(b, h->external_id);
         tr_buf_puts(b, ",\"title\":");
         tr_buf_json_str(b, h->title);

@@ -42,8 +42,10 @@ print_json(const char *q, const struct tr_kb_hit *hits, size_t n,
     tr_buf_json_str(&b, q);
     tr_buf_puts(&b, ",\"hits\":[");
     for (size_t i = 0; i < n; i++) {
-        tr_buf_printf(&b, "%s{\"rank\":%zu,\"score\":%.6f,\"article_id\":",
-                      i ? "," : "", i + 1, hits[i].score);
+        tr_buf_printf(&b, "%s{\"rank\":%zu,\"score\":%.6f,\"dense\":%.6f,"
+                      "\"bm25\":%.6f,\"article_id\":", i ? "," : "", i + 1,
+                      hits[i].score, hits[i].dense_score,
+                      hits[i].bm25_score);
         tr_buf_json_str(&b, hits[i].external_id);
         tr_buf_puts(&b, ",\"title\":");
         tr_buf_json_str(&b, hits[i].title);
