@@ -95,7 +95,7 @@ get_text(const struct figures *f, const char *key)
     for (size_t i = 0; i < f->n; i++)
         if (strcmp(f->key[i], key) == 0)
             return f->text[i];
-    return "?";
+    return "-";
 }
 
 /*
@@ -177,8 +177,11 @@ report_build(const struct figures *f)
         get_text(f, "ours_factory"));
 
     /* The reindex subset: whole articles, however many chunks they have. */
-    snprintf(name, sizeof(name), "reindex, %.0f articles (s)",
-             get(f, "small_articles"));
+    if (isnan(get(f, "small_articles")))
+        snprintf(name, sizeof(name), "reindex of the subset (s)");
+    else
+        snprintf(name, sizeof(name), "reindex, %.0f articles (s)",
+                 get(f, "small_articles"));
     row(name, small, get(f, "fts5_small_build_s"), 2, "<= 15 s",
         verdict(v, sizeof(v), small <= 15, "%.1f s", small));
     row("  chunks of those articles", get(f, "small_chunks"),

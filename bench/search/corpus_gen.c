@@ -159,6 +159,7 @@ make_vocab(struct gen *g, const struct tr_eval_dataset *ds, uint64_t seed)
 
     if (tab == NULL)
         return -1;
+
     for (size_t i = 0; i < ds->n_docs; i++)
         if (count_words(g->arena, tab, ds->docs[i].title) != 0 ||
             count_words(g->arena, tab, ds->docs[i].text) != 0)
@@ -168,11 +169,13 @@ make_vocab(struct gen *g, const struct tr_eval_dataset *ds, uint64_t seed)
             tab[n_real++] = tab[i];
     qsort(tab, n_real, sizeof(*tab), cmp_vword);
 
+
     g->n_vocab = n_real + GEN_SYNTH_WORDS;
     g->vocab = tr_arena_alloc(g->arena, g->n_vocab * sizeof(*g->vocab));
     g->cdf = tr_arena_alloc(g->arena, g->n_vocab * sizeof(*g->cdf));
     if (g->vocab == NULL || g->cdf == NULL)
         goto out;
+
     for (size_t i = 0; i < n_real; i++)
         g->vocab[i] = tab[i].s;
     for (size_t i = n_real; i < g->n_vocab; i++)
@@ -203,6 +206,7 @@ split_blanks(struct tr_arena *a, const char *s, struct toks *t)
     t->w = tr_arena_alloc(a, cap * sizeof(*t->w));
     if (t->w == NULL)
         return -1;
+
     while (*s != '\0') {
         const char *e;
 
@@ -275,6 +279,7 @@ make_text(struct gen *g, size_t s0, size_t s1, const char **topic,
     size_t pos = src->n > 0 ? splitmix(rng) % src->n : 0;
 
     len = len < 12 ? 12 : len > 400 ? 400 : len;
+
     tr_buf_reset(&g->buf);
     for (size_t i = 0; i < len; i++) {
         double u = uniform(rng);
@@ -285,6 +290,7 @@ make_text(struct gen *g, size_t s0, size_t s1, const char **topic,
             src = src == &g->text[s0] ? &g->text[s1] : &g->text[s0];
             pos = 0;
         }
+
         if (u < 0.35 && src->n > 0)
             w = src->w[pos];
         else if (u < 0.60)

@@ -197,6 +197,7 @@ fts_query(void *arg, size_t qi)
         return 0;
     sqlite3_bind_text(w->q, 1, w->match.data, (int) w->match.len,
                       SQLITE_STATIC);
+
     while ((rc = sqlite3_step(w->q)) == SQLITE_ROW)
         if (w->n_ranked < 10)
             w->ranked[w->n_ranked++] = sqlite3_column_int64(w->q, 0);

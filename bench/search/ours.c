@@ -173,6 +173,10 @@ build_index(const struct bench_corpus *c, size_t n, const char *prefix,
         goto out;
     t.bm25 = bench_now() - t0;
 
+    /*
+     * Making the embedder's texts is work a reindex does too: it is
+     * counted with the training, which is the step that reads them.
+     */
     t0 = bench_now();
     for (size_t i = 0; i < n; i++)
         if ((texts[i] = embed_text(c, i)) == NULL)
@@ -181,6 +185,7 @@ build_index(const struct bench_corpus *c, size_t n, const char *prefix,
     if (build_dense(texts, n, prefix, o, &t, &err) != 0)
         goto out;
 
+    /* Writing the index is left out: the service stores it elsewhere. */
     printf("%s_chunks %zu\n", prefix, n);
     printf("%s_build_bm25_s %.3f\n", prefix, t.bm25);
     printf("%s_build_train_s %.3f\n", prefix, t.train + t_texts);
@@ -252,6 +257,7 @@ save_index(const struct ours *o, const char *dir)
     size_t vlen = 0;
     int rc = -1;
 
+    /* One growing buffer serves both serialisers, reset in between. */
     tr_buf_init(&b, OURS_BLOB_MAX);
     if (tr_bm25_save(o->bm25, &b, &err) != TR_OK) {
         fail("save the BM25 index", &err);
@@ -259,6 +265,7 @@ save_index(const struct ours *o, const char *dir)
     }
     if (write_file(dir, "bm25.bin", b.data, b.len) != 0)
         goto out;
+
     tr_buf_reset(&b);
     if (tr_embedder_save(o->emb, &b, &err) != TR_OK) {
         fail("save the embedder", &err);
@@ -266,6 +273,7 @@ save_index(const struct ours *o, const char *dir)
     }
     if (write_file(dir, "embed.bin", b.data, b.len) != 0)
         goto out;
+
     if (tr_vec_index_serialize(o->vec, &vbuf, &vlen, &err) != TR_OK) {
         fail("save the vector index", &err);
         goto out;
@@ -287,11 +295,17 @@ load_index(struct ours *o, const char *dir)
     void *p[3];
     int rc = -1;
 
+    /*
+     * Whole files in memory, as the service reads blobs from its
+     * database; they are freed once parsed, and the serving peak is
+     * measured after that.
+     */
     p[0] = read_file(dir, "bm25.bin", &len[0]);
     p[1] = read_file(dir, "embed.bin", &len[1]);
     p[2] = read_file(dir, "vec.faiss", &len[2]);
     if (p[0] == NULL || p[1] == NULL || p[2] == NULL)
         goto out;
+
     if ((o->bm25 = tr_bm25_load(p[0], len[0], &err)) == NULL)
         fail("load the BM25 index", &err);
     else if ((o->emb = tr_embed_local_load(p[1], len[1], &err)) == NULL)

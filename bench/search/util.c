@@ -52,6 +52,7 @@ bench_mem(long *rss_kb, long *hwm_kb)
     *hwm_kb = 0;
     if (f == NULL)
         return;
+
     while (fgets(line, sizeof(line), f) != NULL) {
         if (strncmp(line, "VmRSS:", 6) == 0)
             *rss_kb = atol(line + 6);
