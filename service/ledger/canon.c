@@ -37,6 +37,8 @@ struct member {
 
 static enum tr_err parse_value(struct parser *p, struct tr_buf *out);
 
+/* A parse error naming the byte offset, so a writer can find the spot in
+ * a large payload. */
 static enum tr_err
 bad(struct parser *p, const char *what)
 {
@@ -54,6 +56,7 @@ grown(struct parser *p, enum tr_err rc)
     return TR_ERROR(p->err, rc, "out of memory canonicalising JSON");
 }
 
+/* RFC 8259 whitespace only: a form feed or NBSP is an error, not space. */
 static void
 skip_ws(struct parser *p)
 {
@@ -63,6 +66,7 @@ skip_ws(struct parser *p)
         p->pos++;
 }
 
+/* The value of a hex digit of either case, or -1. */
 static int
 hex_digit(char c)
 {
@@ -93,7 +97,9 @@ read_hex4(struct parser *p, unsigned *cp)
     return TR_OK;
 }
 
-/* Append code point `cp` (a valid scalar value) as UTF-8. */
+/* Append code point `cp` (a valid scalar value) as UTF-8.  Escapes are
+ * decoded so that "\u00e9" and "\xc3\xa9" written raw give the same
+ * canonical bytes. */
 static enum tr_err
 put_utf8(struct tr_buf *b, unsigned cp)
 {
@@ -132,12 +138,17 @@ decode_u_escape(struct parser *p, struct tr_buf *raw)
     rc = read_hex4(p, &cp);
     if (rc != TR_OK)
         return rc;
+
+    /* PostgreSQL text and jsonb have no NUL; refuse it here rather than
+     * let the insert fail further down with a vaguer message. */
     if (cp == 0)
         return bad(p, "\\u0000 cannot be stored");
     if (cp >= 0xdc00 && cp <= 0xdfff)
         return bad(p, "lone low surrogate");
+
+    /* A high surrogate must be followed by \u and a low one: a lone half
+     * has no UTF-8 form, so it could not be stored as text. */
     if (cp >= 0xd800 && cp <= 0xdbff) {
-        /* A high surrogate must be followed by \u and a low one. */
         if (p->len - p->pos < 2 || p->s[p->pos] != '\\'
             || p->s[p->pos + 1] != 'u')
             return bad(p, "lone high surrogate");
@@ -149,6 +160,7 @@ decode_u_escape(struct parser *p, struct tr_buf *raw)
             return bad(p, "high surrogate without low surrogate");
         cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
     }
+
     rc = put_utf8(raw, cp);
     return rc == TR_OK ? TR_OK : grown(p, rc);
 }
@@ -162,6 +174,8 @@ utf8_len(const unsigned char *s, size_t n)
     size_t need;
     unsigned cp;
 
+    /* The lead byte gives the length; 0x80-0xc1 and 0xf5-0xff never
+     * start a sequence. */
     if (s[0] >= 0xc2 && s[0] <= 0xdf) {
         need = 2;
         cp = s[0] & 0x1f;
@@ -174,6 +188,7 @@ utf8_len(const unsigned char *s, size_t n)
     } else {
         return 0;
     }
+
     if (n < need)
         return 0;
     for (size_t i = 1; i < need; i++) {
@@ -181,6 +196,8 @@ utf8_len(const unsigned char *s, size_t n)
             return 0;
         cp = cp << 6 | (s[i] & 0x3f);
     }
+
+    /* The shortest form only, so one character has one encoding. */
     if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000)
         || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
         return 0;
@@ -191,6 +208,7 @@ utf8_len(const unsigned char *s, size_t n)
 static enum tr_err
 decode_escape(struct parser *p, struct tr_buf *raw)
 {
+    /* The short escapes of RFC 8259 and the bytes they stand for. */
     static const char from[] = "\"\\/bfnrt";
     static const char to[] = "\"\\/\b\f\n\r\t";
     const char *hit;
@@ -199,6 +217,7 @@ decode_escape(struct parser *p, struct tr_buf *raw)
     if (p->pos >= p->len)
         return bad(p, "unterminated string");
     c = p->s[p->pos++];
+
     if (c == 'u')
         return decode_u_escape(p, raw);
     hit = c != '\0' ? strchr(from, c) : NULL;
@@ -237,6 +256,10 @@ decode_string(struct parser *p, struct tr_buf *raw)
                 return rc;
             continue;
         }
+
+        /* JSON requires control characters escaped; raw bytes above 0x7f
+         * must form valid UTF-8, or the hash would depend on how a later
+         * reader repairs them. */
         if (c < 0x20)
             return bad(p, "control character in string");
         if (c >= 0x80) {
@@ -252,7 +275,9 @@ decode_string(struct parser *p, struct tr_buf *raw)
     }
 }
 
-/* Append `n` decoded bytes as a canonical JSON string. */
+/* Append `n` decoded bytes as a canonical JSON string.  Only what JSON
+ * forces is escaped, each in exactly one way, so that decoding and
+ * re-encoding canonical text is the identity. */
 static enum tr_err
 put_string(struct tr_buf *out, const char *s, size_t n)
 {
@@ -270,6 +295,8 @@ put_string(struct tr_buf *out, const char *s, size_t n)
         }
         rc = tr_buf_append(out, s + i - run, run);
         run = 0;
+
+        /* The short form where JSON has one, else \u00xx lower case. */
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
@@ -292,6 +319,7 @@ put_string(struct tr_buf *out, const char *s, size_t n)
     return rc;
 }
 
+/* A string value: decode fully, then encode canonically. */
 static enum tr_err
 parse_string(struct parser *p, struct tr_buf *out)
 {
@@ -309,6 +337,7 @@ parse_string(struct parser *p, struct tr_buf *out)
     return rc;
 }
 
+/* Advance over decimal digits; returns how many there were. */
 static size_t
 skip_digits(struct parser *p)
 {
@@ -319,19 +348,27 @@ skip_digits(struct parser *p)
     return p->pos - start;
 }
 
-/* A number per RFC 8259, copied as written. */
+/*
+ * A number per RFC 8259, copied as written.  Rewriting numbers would need
+ * one agreed decimal form for every double, which no two JSON libraries
+ * share; keeping the writer's digits is exact and cheap.  The price is
+ * that 1.0 and 1 are different payloads, which is what the writer wrote.
+ */
 static enum tr_err
 parse_number(struct parser *p, struct tr_buf *out)
 {
     size_t start = p->pos;
     enum tr_err rc;
 
+    /* Integer part: a lone 0 or digits without a leading zero. */
     if (p->s[p->pos] == '-')
         p->pos++;
     if (p->pos < p->len && p->s[p->pos] == '0')
         p->pos++;
     else if (skip_digits(p) == 0)
         return bad(p, "number without digits");
+
+    /* Fraction and exponent, each with at least one digit. */
     if (p->pos < p->len && p->s[p->pos] == '.') {
         p->pos++;
         if (skip_digits(p) == 0)
@@ -344,10 +381,12 @@ parse_number(struct parser *p, struct tr_buf *out)
         if (skip_digits(p) == 0)
             return bad(p, "number without exponent digits");
     }
+
     rc = tr_buf_append(out, p->s + start, p->pos - start);
     return rc == TR_OK ? TR_OK : grown(p, rc);
 }
 
+/* true, false or null; anything else here is not JSON. */
 static enum tr_err
 parse_literal(struct parser *p, struct tr_buf *out)
 {
@@ -366,6 +405,7 @@ parse_literal(struct parser *p, struct tr_buf *out)
     return bad(p, "unexpected character");
 }
 
+/* An array keeps its order; its elements are canonicalised in place. */
 static enum tr_err
 parse_array(struct parser *p, struct tr_buf *out)
 {
@@ -375,6 +415,7 @@ parse_array(struct parser *p, struct tr_buf *out)
     p->pos++;
     if (tr_buf_append(out, "[", 1) != TR_OK)
         return grown(p, TR_E_TOOBIG);
+
     skip_ws(p);
     if (p->pos < p->len && p->s[p->pos] == ']') {
         p->pos++;
@@ -388,6 +429,8 @@ parse_array(struct parser *p, struct tr_buf *out)
         rc = parse_value(p, out);
         if (rc != TR_OK)
             return rc;
+
+        /* After an element: ']' ends the array, ',' wants another. */
         skip_ws(p);
         if (p->pos >= p->len)
             return bad(p, "unterminated array");
@@ -402,6 +445,8 @@ parse_array(struct parser *p, struct tr_buf *out)
                                                  : grown(p, TR_E_TOOBIG);
 }
 
+/* Order of member names: by unescaped UTF-8 bytes, which is also code
+ * point order, and independent of locale. */
 static int
 member_cmp(const void *a, const void *b)
 {
@@ -431,16 +476,20 @@ parse_member(struct parser *p, struct member *m)
     rc = decode_string(p, &key);
     if (rc != TR_OK)
         goto out;
+
     skip_ws(p);
     if (p->pos >= p->len || p->s[p->pos] != ':') {
         rc = bad(p, "expected ':'");
         goto out;
     }
     p->pos++;
+
     rc = parse_value(p, &val);
     if (rc != TR_OK)
         goto out;
 
+    /* Keep the name decoded, for sorting by its bytes, and the value
+     * already canonical, to be copied out once sorted. */
     m->key_len = key.len;
     m->val_len = val.len;
     m->key = tr_buf_steal(&key);
@@ -461,7 +510,9 @@ emit_members(struct parser *p, struct member *ms, size_t n,
 {
     enum tr_err rc;
 
-    qsort(ms, n, sizeof(*ms), member_cmp);
+    /* An empty object has no member array at all. */
+    if (n > 1)
+        qsort(ms, n, sizeof(*ms), member_cmp);
     rc = tr_buf_append(out, "{", 1);
     for (size_t i = 0; i < n && rc == TR_OK; i++) {
         if (i > 0 && member_cmp(&ms[i - 1], &ms[i]) == 0)
@@ -483,6 +534,11 @@ emit_members(struct parser *p, struct member *ms, size_t n,
     return rc == TR_OK ? TR_OK : grown(p, rc);
 }
 
+/*
+ * An object: members are collected, each value already canonical, then
+ * sorted and written.  Memory is freed here whatever happens, since a
+ * parse error may come after many members.
+ */
 static enum tr_err
 parse_object(struct parser *p, struct tr_buf *out)
 {
@@ -497,6 +553,7 @@ parse_object(struct parser *p, struct tr_buf *out)
         goto emit;
     }
     for (;;) {
+        /* Room for one more member; the count is not known ahead. */
         if (n == cap) {
             cap = cap == 0 ? 8 : cap * 2;
             grown_ms = realloc(ms, cap * sizeof(*ms));
@@ -510,6 +567,7 @@ parse_object(struct parser *p, struct tr_buf *out)
         rc = parse_member(p, &ms[n++]);
         if (rc != TR_OK)
             goto out;
+
         skip_ws(p);
         if (p->pos >= p->len) {
             rc = bad(p, "unterminated object");
@@ -537,6 +595,7 @@ out:
     return rc;
 }
 
+/* Any JSON value at p->pos, written canonically to `out`. */
 static enum tr_err
 parse_value(struct parser *p, struct tr_buf *out)
 {
@@ -575,6 +634,8 @@ tr_ledger_json_canon(const char *json, size_t len, char **out,
     *out_len = 0;
     tr_buf_init(&b, TR_LEDGER_PAYLOAD_MAX);
     rc = parse_value(&p, &b);
+
+    /* One value and nothing after it: "{} {}" is not a payload. */
     if (rc == TR_OK) {
         skip_ws(&p);
         if (p.pos != p.len)
@@ -590,8 +651,12 @@ tr_ledger_json_canon(const char *json, size_t len, char **out,
     return rc;
 }
 
-/* Find member `key` of the object at p->pos; on success p->pos is at its
- * value. */
+/*
+ * Find member `key` of the object at p->pos; on success p->pos is at its
+ * value.  The other members are parsed and dropped: the payload is
+ * canonical text, so a linear scan is as fast as building a tree, and
+ * this keeps one parser for writing and reading.
+ */
 static enum tr_err
 seek_member(struct parser *p, const char *key)
 {
@@ -609,6 +674,7 @@ seek_member(struct parser *p, const char *key)
     while (rc == TR_OK && p->pos < p->len && p->s[p->pos] == '"') {
         tr_buf_reset(&name);
         tr_buf_reset(&skip);
+
         rc = decode_string(p, &name);
         skip_ws(p);
         if (rc == TR_OK && (p->pos >= p->len || p->s[p->pos++] != ':'))
@@ -621,6 +687,7 @@ seek_member(struct parser *p, const char *key)
             found = true;
             break;
         }
+
         rc = parse_value(p, &skip);
         skip_ws(p);
         if (rc == TR_OK && p->pos < p->len && p->s[p->pos] == ',') {
@@ -651,6 +718,8 @@ tr_ledger_json_member(const char *json, size_t len, const char *key,
     if (rc != TR_OK)
         return rc;
 
+    /* A string's decoded bytes are what replay needs (the exact request
+     * body); any other value is handed back as canonical JSON. */
     tr_buf_init(&b, TR_LEDGER_PAYLOAD_MAX);
     *is_string = p.pos < p.len && p.s[p.pos] == '"';
     rc = *is_string ? decode_string(&p, &b) : parse_value(&p, &b);

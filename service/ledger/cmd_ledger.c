@@ -66,7 +66,7 @@ parse_id(const char *s, int64_t *out)
     return true;
 }
 
-/* "SEQ:HASH" with 64 hex digits. */
+/* "SEQ:HASH" with 64 hex digits, as verify prints the head. */
 static bool
 parse_head(const char *s, struct ledger_opts *o)
 {
@@ -83,7 +83,8 @@ parse_head(const char *s, struct ledger_opts *o)
     return parse_id(seq, &o->anchor_seq);
 }
 
-/* Open the database with the schema current. */
+/* Open the database with the schema current: verify needs the
+ * functions and columns of 005_ledger.sql. */
 static int
 open_db(struct tr_cli *cli, struct tr_db **db)
 {
@@ -101,7 +102,8 @@ open_db(struct tr_cli *cli, struct tr_db **db)
     return TR_EXIT_OK;
 }
 
-/* The id of the tenant called `name`, through the app role. */
+/* The id of the tenant called `name`, through the app role, which may
+ * ask exactly this through triage_tenant_id() and nothing more. */
 static int
 find_tenant(struct tr_cli *cli, struct tr_db *db, const char *name,
             int64_t *tenant_id)
@@ -127,6 +129,7 @@ find_tenant(struct tr_cli *cli, struct tr_db *db, const char *name,
     return TR_EXIT_OK;
 }
 
+/* One JSON object; "head" is what to pass as --head next time. */
 static void
 print_report_json(const struct tr_ledger_report *rep, const char *tenant,
                   int64_t tenant_id)
@@ -164,6 +167,8 @@ print_report_json(const struct tr_ledger_report *rep, const char *tenant,
     tr_buf_cleanup(&b);
 }
 
+/* Exit 0 intact, 1 tampered or failed; the result goes to stdout
+ * either way, errors to stderr. */
 static int
 ledger_verify(struct tr_cli *cli, const struct ledger_opts *o)
 {
@@ -261,6 +266,31 @@ load_decision(struct tr_cli *cli, struct tr_db *db, int64_t tenant_id,
     return TR_EXIT_OK;
 }
 
+/* Say on stderr whether the replayed bytes are what was recorded. */
+static int
+judge_replay(struct tr_cli *cli, int64_t draft_id,
+             const struct tr_ledger_entry *e, size_t input_len,
+             const char *recorded, const char *actual, bool matches)
+{
+    if (recorded[0] == '\0')
+        return tr_cli_fail(cli, "draft %" PRId64 ": no prompt_hash was "
+                           "recorded with seq %" PRId64, draft_id, e->seq);
+    if (!matches)
+        return tr_cli_fail(cli, "draft %" PRId64 ": the model input hashes "
+                           "to sha256:%s, but seq %" PRId64 " recorded "
+                           "prompt_hash %s", draft_id, actual, e->seq,
+                           recorded);
+    fprintf(stderr, "draft %" PRId64 ": %zu bytes from ledger seq %" PRId64
+            ", sha256:%s matches the recorded prompt_hash\n", draft_id,
+            input_len, e->seq, actual);
+    return TR_EXIT_OK;
+}
+
+/*
+ * The bytes are printed even when the hash does not match, so that an
+ * operator can see what differs; the exit code and stderr say whether
+ * they are what was recorded.
+ */
 static int
 ledger_replay(struct tr_cli *cli, const struct ledger_opts *o)
 {
@@ -291,23 +321,12 @@ ledger_replay(struct tr_cli *cli, const struct ledger_opts *o)
 
     /* The bytes alone go to stdout, so they can be piped or diffed. */
     if (fwrite(input, 1, input_len, stdout) != input_len
-        || fflush(stdout) != 0) {
+        || fflush(stdout) != 0)
         ex = tr_cli_fail(cli, "could not write the model input: %s",
                          strerror(errno));
-        goto out;
-    }
-    if (recorded[0] == '\0')
-        ex = tr_cli_fail(cli, "draft %" PRId64 ": no prompt_hash was "
-                         "recorded with seq %" PRId64, o->draft_id, e.seq);
-    else if (!matches)
-        ex = tr_cli_fail(cli, "draft %" PRId64 ": the model input hashes "
-                         "to sha256:%s, but seq %" PRId64 " recorded "
-                         "prompt_hash %s", o->draft_id, actual, e.seq,
-                         recorded);
     else
-        fprintf(stderr, "draft %" PRId64 ": %zu bytes from ledger seq %"
-                PRId64 ", sha256:%s matches the recorded prompt_hash\n",
-                o->draft_id, input_len, e.seq, actual);
+        ex = judge_replay(cli, o->draft_id, &e, input_len, recorded, actual,
+                          matches);
 
 out:
     free(input);
@@ -315,6 +334,7 @@ out:
     return ex;
 }
 
+/* Options of both subcommands; --head and --json belong to verify. */
 static int
 parse_opts(struct tr_cli *cli, int argc, char **argv, struct ledger_opts *o)
 {
@@ -388,6 +408,7 @@ tr_cli_cmd_ledger(struct tr_cli *cli, int argc, char **argv)
         return tr_cli_usage_error(cli, "unknown subcommand \"%s\"",
                                   argv[1]);
 
+    /* getopt sees argv from the subcommand on. */
     argc--;
     argv++;
     rc = parse_opts(cli, argc, argv, &o);

@@ -52,6 +52,12 @@ id_text(int64_t id, char *buf, size_t buf_len)
     return buf;
 }
 
+/*
+ * The record is built as one buffer and hashed at once.  The field order
+ * and separators are those of the trigger in 005_ledger.sql; the payload
+ * comes last because it alone may contain newlines, which keeps the
+ * encoding unambiguous without escaping anything.
+ */
 enum tr_err
 tr_ledger_entry_hash(const struct tr_ledger_entry *e,
                      char out[TR_LEDGER_HASH_LEN + 1], struct tr_error *err)
@@ -78,6 +84,7 @@ tr_ledger_entry_hash(const struct tr_ledger_entry *e,
     }
     if (rc == TR_OK && e->payload_len > 0)
         rc = tr_buf_append(&b, e->payload_text, e->payload_len);
+
     if (rc == TR_OK)
         tr_ledger_sha256_hex(b.len > 0 ? b.data : "", b.len, out);
     else
@@ -95,7 +102,8 @@ tr_ledger_entry_cleanup(struct tr_ledger_entry *e)
     memset(e, 0, sizeof(*e));
 }
 
-/* Copy `s` into a fixed field; false when it does not fit. */
+/* Copy `s` into a fixed field; false when it does not fit (the field is
+ * left empty, never truncated). */
 static bool
 copy_field(char *dst, size_t dst_len, const char *s)
 {
@@ -117,6 +125,8 @@ tr_ledger__entry_read(const struct tr_db_res *res, int row,
     const char *payload = tr_db_res_value(res, row, LEDGER_COL_PAYLOAD);
     bool ok = true;
 
+    /* Numbers come from the server's own formatting of bigint columns,
+     * NULL ids already turned into 0 by the query. */
     memset(e, 0, sizeof(*e));
     e->id = strtoll(tr_db_res_value(res, row, LEDGER_COL_ID), NULL, 10);
     e->tenant_id = strtoll(tr_db_res_value(res, row, LEDGER_COL_TENANT),
@@ -148,6 +158,8 @@ tr_ledger__entry_read(const struct tr_db_res *res, int row,
     return TR_OK;
 }
 
+/* The same rule as the ledger_kind_name constraint, checked first so the
+ * caller gets TR_E_INVAL rather than a database error. */
 static bool
 kind_ok(const char *kind)
 {
@@ -175,6 +187,9 @@ insert_row(struct tr_db_conn *c, int64_t tenant_id, const char *kind,
     struct tr_db_res *res = NULL;
     enum tr_err rc;
 
+    /* seq, prev_hash, created_at, format and hash are the trigger's to
+     * fill (the app role may not even name them); RETURNING reads them
+     * back in the same round trip. */
     snprintf(tid, sizeof(tid), "%" PRId64, tenant_id);
     params[0] = tid;
     params[1] = kind;
@@ -218,6 +233,7 @@ tr_ledger_append(struct tr_db_conn *c, int64_t tenant_id, const char *kind,
                         "id for the ledger");
     if (payload_json == NULL)
         return TR_ERROR(err, TR_E_INVAL, "ledger payload missing");
+
     rc = tr_ledger_json_canon(payload_json, strlen(payload_json), &canon,
                               &canon_len, err);
     if (rc != TR_OK)
@@ -231,6 +247,10 @@ tr_ledger_append(struct tr_db_conn *c, int64_t tenant_id, const char *kind,
     rc = insert_row(c, tenant_id, kind, draft_id, ticket_id, canon, &e, err);
     if (rc != TR_OK)
         goto out;
+
+    /* A server that hashes other bytes than we read back (another
+     * encoding, another timestamp format) would make every later verify
+     * cry tampering; refuse the first entry instead. */
     rc = tr_ledger_entry_hash(&e, mine, err);
     if (rc == TR_OK && strcmp(mine, e.hash) != 0)
         rc = TR_ERROR(err, TR_E_INTERNAL, "ledger entry %" PRId64 " of "
@@ -257,6 +277,7 @@ tr_ledger_append_json(struct tr_db_conn *c, int64_t tenant_id,
     char *text;
     enum tr_err rc;
 
+    /* Checked here too, so a cJSON array gets the same message. */
     if (payload == NULL || !cJSON_IsObject(payload))
         return TR_ERROR(err, TR_E_PARSE, "ledger payload must be a JSON "
                         "object");
@@ -280,6 +301,8 @@ tr_ledger_get_by_draft(struct tr_db_conn *c, int64_t draft_id,
     struct tr_db_res *res = NULL;
     enum tr_err rc;
 
+    /* Row-level security keeps the query inside the caller's tenant; the
+     * latest entry wins when a draft was decided more than once. */
     memset(out, 0, sizeof(*out));
     snprintf(did, sizeof(did), "%" PRId64, draft_id);
     params[0] = did;
@@ -302,7 +325,8 @@ out:
     return rc;
 }
 
-/* Does `recorded` (maybe "sha256:"-prefixed, any case) name `actual`? */
+/* Does `recorded` (maybe "sha256:"-prefixed, any case) name `actual`?
+ * Neither is secret, so a plain comparison is fine. */
 static bool
 same_hash(const char *recorded, const char *actual)
 {
@@ -335,6 +359,8 @@ tr_ledger_model_input(const struct tr_ledger_entry *e, char **out,
         return rc;
     tr_ledger_sha256_hex(*out, *out_len, actual);
 
+    /* A missing prompt_hash is not an error here: the caller reports
+     * that it cannot be checked. */
     rc = tr_ledger_json_member(e->payload_text, e->payload_len,
                                "prompt_hash", &hash, &hash_len, &is_string,
                                err);

@@ -25,6 +25,20 @@
 
 #define FETCH_ROWS "1000"
 
+/*
+ * The whole ledger of one tenant in chain order, through a cursor so it
+ * is read in one snapshot.  Ties on seq (possible only once the unique
+ * constraint is gone) come out by id, and both rows are then seen.  The
+ * last column says whether the jsonb payload still equals the hashed
+ * text; a function answers it, so text that is no longer JSON reads as
+ * false instead of aborting the walk.
+ */
+#define WALK_SQL                                                         \
+    "DECLARE ledger_walk NO SCROLL CURSOR FOR "                          \
+    "SELECT " LEDGER_COLUMNS ", "                                        \
+    "triage_ledger_payload_same(l.payload, l.payload_text) "             \
+    "FROM ledger l WHERE l.tenant_id = $1 ORDER BY l.seq, l.id"
+
 /* Where the walk stands between rows. */
 struct walk {
     struct tr_ledger_report *rep;
@@ -172,12 +186,13 @@ tr_ledger_verify(struct tr_db *db, int64_t tenant_id, int64_t anchor_seq,
     rc = tr_db_tx_begin(db, tenant_id, &c, err);
     if (rc != TR_OK)
         return rc;
-    rc = tr_db_exec(c, "DECLARE ledger_walk NO SCROLL CURSOR FOR "
-                       "SELECT " LEDGER_COLUMNS ", "
-                       "triage_ledger_payload_same(l.payload, "
-                       "l.payload_text) FROM ledger l "
-                       "WHERE l.tenant_id = $1 ORDER BY l.seq, l.id",
-                    1, params, NULL, err);
+
+    /* The trigger hashed UTF-8 bytes; text converted to another client
+     * encoding on the way here would hash differently. */
+    rc = tr_db_exec(c, "SET LOCAL client_encoding TO 'UTF8'", 0, NULL, NULL,
+                    err);
+    if (rc == TR_OK)
+        rc = tr_db_exec(c, WALK_SQL, 1, params, NULL, err);
 
     while (rc == TR_OK && more) {
         rc = tr_db_exec(c, "FETCH " FETCH_ROWS " FROM ledger_walk", 0, NULL,

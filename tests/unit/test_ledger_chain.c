@@ -135,6 +135,32 @@ struct writer {
     int failures;
 };
 
+/*
+ * Append and keep the transaction open a little before committing, as a
+ * triage job does, so that the other writer has to wait for the tenant's
+ * lock and then chain to a row committed after its own statement began.
+ */
+static enum tr_err
+append_slowly(struct writer *w, const char *payload)
+{
+    struct tr_error err = {0};
+    struct tr_db_conn *c;
+    enum tr_err rc;
+
+    rc = tr_db_tx_begin(w->f->t.db, w->f->a, &c, &err);
+    if (rc != TR_OK)
+        return rc;
+    rc = tr_ledger_append(c, w->f->a, "decision", 0, 0, payload, NULL, &err);
+    if (rc == TR_OK)
+        rc = tr_db_exec(c, "SELECT pg_sleep(0.002)", 0, NULL, NULL, &err);
+    if (rc != TR_OK) {
+        print_message("append refused: %s\n", tr_error_msg(&err));
+        tr_db_tx_rollback(c);
+        return rc;
+    }
+    return tr_db_tx_commit(c, &err);
+}
+
 static void *
 write_many(void *arg)
 {
@@ -144,7 +170,7 @@ write_many(void *arg)
     for (int i = 0; i < PER_THREAD; i++) {
         snprintf(payload, sizeof(payload), "{\"i\":%d,\"w\":\"%p\"}", i,
                  (void *)w);
-        if (append(w->f, w->f->a, "decision", 0, payload, NULL) != TR_OK)
+        if (append_slowly(w, payload) != TR_OK)
             w->failures++;
     }
     return NULL;
