@@ -4,14 +4,21 @@
  *      their events here and sleep until a shared commit holds them.
  *
  * Handlers append an item to one pending list and wait on its done
- * flag.  Each committer thread takes up to batch_max pending items,
- * having waited at most batch_wait_us for the batch to fill, and stores
+ * flag.  Each committer thread takes up to batch_max pending items and
+ * stores
  * them with one call of triage_zendesk_inbox_batch() (004_zendesk.sql),
  * which runs every item in its own subtransaction and enqueues its
  * ingest job.  That call is one autocommit statement, so the batch costs
  * one WAL flush.  Only after it returns does the committer set each
  * item's result and wake the handlers; a failed commit fails every item
  * of the batch, and none is acknowledged.
+ *
+ * When to commit: at once when no other commit is in flight, since
+ * nothing would be gained by waiting and a lone delivery would pay the
+ * wait in full.  While another commit is in flight, the batch waits for
+ * it to return, at most batch_wait_us, taking in what arrives
+ * meanwhile: the batch grows with the load and the commits do not queue
+ * one behind the other for the WAL flush.
  *
  * Threads: submit from any thread; the committers are our own threads.
  *
@@ -49,6 +56,7 @@ struct tr_zendesk_inbox {
     pthread_cond_t done;        /* a batch finished */
     struct pending *head, *tail;
     int n_pending;
+    int n_busy;                 /* committers inside batch_commit() */
     bool stopping;
     pthread_t threads[MAX_COMMITTERS];
     int n_threads;
@@ -114,11 +122,16 @@ batch_take(struct tr_zendesk_inbox *ib, int *n_out)
     if (ib->head == NULL)
         return NULL;
 
-    /* A short wait lets concurrent handlers join the same commit. */
+    /*
+     * While another commit is in flight, wait (at most batch_wait_us)
+     * for it to return, so that handlers arriving meanwhile join this
+     * batch; committer_main() signals `work` when a commit ends.
+     */
     if (ib->n_pending < ib->o.batch_max && !ib->stopping &&
-        ib->o.batch_wait_us > 0) {
+        ib->n_busy > 0 && ib->o.batch_wait_us > 0) {
         until = deadline_in(ib->o.batch_wait_us);
         while (ib->n_pending < ib->o.batch_max && !ib->stopping &&
+               ib->n_busy > 0 &&
                pthread_cond_timedwait(&ib->work, &ib->lock, &until) == 0)
             ;
     }
@@ -294,16 +307,22 @@ committer_main(void *arg)
 
     pthread_mutex_lock(&ib->lock);
     while ((list = batch_take(ib, &n)) != NULL) {
+        ib->n_busy++;
         pthread_mutex_unlock(&ib->lock);
         batch_commit(ib, list, n);
 
         /* Wake the submitters; `list` belongs to them once done is set. */
         pthread_mutex_lock(&ib->lock);
+        ib->n_busy--;
         for (struct pending *p = list, *next; p != NULL; p = next) {
             next = p->next;
             p->done = true;
         }
         pthread_cond_broadcast(&ib->done);
+
+        /* A committer holding a batch open for this commit may go now. */
+        if (ib->head != NULL)
+            pthread_cond_signal(&ib->work);
     }
     pthread_mutex_unlock(&ib->lock);
     return NULL;
