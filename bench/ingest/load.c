@@ -52,25 +52,26 @@
 
 /* One keep-alive connection with at most one request in flight. */
 struct conn {
-    int fd;
-    int idx;
-    long seq;
-    char req[REQ_MAX];
-    size_t req_len, req_off;
-    char resp[RESP_MAX];
+    int fd;                     /* -1 while closed */
+    int idx;                    /* position, part of every event id */
+    long seq;                   /* requests started on this connection */
+    char req[REQ_MAX];          /* the request being sent */
+    size_t req_len, req_off;    /* its length, and how much is written */
+    char resp[RESP_MAX];        /* the answer read so far */
     size_t resp_len;
-    double sent_at;
-    bool busy;
+    double sent_at;             /* when the request was started */
+    bool busy;                  /* a request waits for its answer */
 };
 
+/* The run: its settings, its connections and what they counted. */
 struct load {
     const char *tenant;
     char secret[512];
-    const char *run;
+    const char *run;            /* prefix of the event ids */
     int port;
     int n_conns;
     double seconds;
-    int ep;
+    int ep;                     /* the epoll descriptor */
     struct conn *conns;
 
     /* results */
@@ -80,6 +81,7 @@ struct load {
     int last_status;
 };
 
+/* Monotonic seconds: latencies must not jump with the wall clock. */
 static double
 now_s(void)
 {
@@ -168,6 +170,10 @@ build_request(struct load *l, struct conn *c)
     return 0;
 }
 
+/*
+ * Connect `c` to the server and watch it for answers.  Returns -1 (with
+ * errno) when the server cannot be reached.
+ */
 static int
 conn_open(struct load *l, struct conn *c)
 {
@@ -177,6 +183,7 @@ conn_open(struct load *l, struct conn *c)
 
     sa.sin_port = htons((unsigned short) l->port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     if (c->fd < 0)
         return -1;
@@ -195,6 +202,7 @@ conn_open(struct load *l, struct conn *c)
     return epoll_ctl(l->ep, EPOLL_CTL_ADD, c->fd, &ev);
 }
 
+/* Close `c`; a request still in flight on it is given up. */
 static void
 conn_close(struct load *l, struct conn *c)
 {
@@ -271,6 +279,8 @@ parse_response(struct conn *c, int *status, const char **body,
         return -1;
 
     *closing = false;
+    /* The route answers with a length; keep-alive is HTTP/1.1's default
+     * unless the server says it closes. */
     for (p = strstr(c->resp, "\r\n"); p != NULL && p < end;
          p = strstr(p + 2, "\r\n")) {
         if (strncasecmp(p + 2, "Content-Length:", 15) == 0)
@@ -281,11 +291,15 @@ parse_response(struct conn *c, int *status, const char **body,
     if (clen < 0)
         return -1;
     if (c->resp_len < (size_t) (end + 4 - c->resp) + (size_t) clen)
-        return 0;
+        return 0;           /* the body is still on its way */
     *body = end + 4;
     return 1;
 }
 
+/*
+ * Keep one latency sample.  Every sample is kept (8 bytes each), so the
+ * percentiles are exact rather than read off a histogram.
+ */
 static void
 lat_add(struct load *l, double s)
 {
@@ -347,6 +361,7 @@ conn_read(struct load *l, struct conn *c)
     r = parse_response(c, &status, &body, &closing);
     if (r <= 0)
         return r;
+
     tally(l, c, status, body);
     c->busy = false;
     if (closing)
@@ -362,10 +377,14 @@ on_event(struct load *l, struct conn *c, unsigned events, bool more)
 
     if (c->fd < 0)
         return 0;
+
     if (c->busy && (events & EPOLLOUT))
         r = conn_send(l, c);
     if (r == 0 && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
         r = conn_read(l, c);
+
+    /* A broken connection loses its request; the sender reconnects, as
+     * a webhook sender would, while the run lasts. */
     if (r < 0) {
         if (c->busy)
             l->n_errors++;
@@ -376,6 +395,7 @@ on_event(struct load *l, struct conn *c, unsigned events, bool more)
             return -1;
         r = 1;
     }
+
     if (r == 1 && more) {
         if (c->fd < 0 && conn_open(l, c) != 0)
             return -1;
@@ -384,6 +404,7 @@ on_event(struct load *l, struct conn *c, unsigned events, bool more)
     return 0;
 }
 
+/* qsort() order of doubles, without the overflow of a subtraction. */
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -392,6 +413,7 @@ cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The q-quantile of the sorted samples in milliseconds (nearest rank). */
 static double
 pct(const struct load *l, double q)
 {
@@ -399,21 +421,41 @@ pct(const struct load *l, double q)
 
     if (l->lat_len == 0)
         return 0;
+
     i = (long) (q * (double) (l->lat_len - 1) + 0.5);
     return l->lat[i] * 1000.0;
 }
 
-/* Run the loop: send for l->seconds, then drain. */
-static int
-run(struct load *l)
+/*
+ * Print the report line.  per_conn_min and per_conn_max are the fewest
+ * and most requests one connection made: a server that leaves some
+ * connections waiting behind others shows as a wide spread.
+ */
+static void
+report(struct load *l, double elapsed)
 {
-    struct epoll_event evs[64];
-    double t0, stop_at, drain_until, t_end;
-    long seq_min, seq_max;
-    int in_flight;
+    long seq_min = l->conns[0].seq, seq_max = l->conns[0].seq;
 
-    t0 = now_s();
-    stop_at = t0 + l->seconds;
+    for (int i = 1; i < l->n_conns; i++) {
+        if (l->conns[i].seq < seq_min)
+            seq_min = l->conns[i].seq;
+        if (l->conns[i].seq > seq_max)
+            seq_max = l->conns[i].seq;
+    }
+    qsort(l->lat, (size_t) l->lat_len, sizeof(double), cmp_double);
+
+    printf("concurrency=%d sent=%ld accepted=%ld duplicate=%ld other=%ld "
+           "errors=%ld seconds=%.2f accepts_per_s=%.0f p50_ms=%.2f "
+           "p99_ms=%.2f max_ms=%.2f per_conn_min=%ld per_conn_max=%ld\n",
+           l->n_conns, l->n_sent, l->n_accepted, l->n_dup, l->n_other,
+           l->n_errors, elapsed, l->n_accepted / elapsed,
+           pct(l, 0.50), pct(l, 0.99), pct(l, 1.0), seq_min, seq_max);
+}
+
+/* Open every connection and start its first request. */
+static int
+start_all(struct load *l)
+{
     for (int i = 0; i < l->n_conns; i++) {
         struct conn *c = &l->conns[i];
 
@@ -424,8 +466,25 @@ run(struct load *l)
             return -1;
         }
     }
+    return 0;
+}
 
-    drain_until = stop_at + DRAIN_S;
+/* Run the loop: send for l->seconds, then drain. */
+static int
+run(struct load *l)
+{
+    struct epoll_event evs[64];
+    double t0 = now_s(), stop_at = t0 + l->seconds;
+    double drain_until = stop_at + DRAIN_S;
+    int in_flight;
+
+    if (start_all(l) != 0)
+        return -1;
+
+    /*
+     * Each answer starts the connection's next request until stop_at;
+     * after it, the loop only waits for the answers still due.
+     */
     for (;;) {
         double now = now_s();
         bool more = now < stop_at;
@@ -436,31 +495,16 @@ run(struct load *l)
             in_flight += l->conns[i].busy;
         if ((!more && in_flight == 0) || now > drain_until)
             break;
+
         n = epoll_wait(l->ep, evs, 64, 100);
         for (int i = 0; i < n; i++)
             if (on_event(l, evs[i].data.ptr, evs[i].events, more) != 0)
                 return -1;
     }
-    t_end = now_s();
 
     /* Requests still unanswered after the drain count as errors. */
     l->n_errors += in_flight;
-
-    /* A connection starved by the server shows as a low minimum. */
-    seq_min = seq_max = l->conns[0].seq;
-    for (int i = 1; i < l->n_conns; i++) {
-        if (l->conns[i].seq < seq_min)
-            seq_min = l->conns[i].seq;
-        if (l->conns[i].seq > seq_max)
-            seq_max = l->conns[i].seq;
-    }
-    qsort(l->lat, (size_t) l->lat_len, sizeof(double), cmp_double);
-    printf("concurrency=%d sent=%ld accepted=%ld duplicate=%ld other=%ld "
-           "errors=%ld seconds=%.2f accepts_per_s=%.0f p50_ms=%.2f "
-           "p99_ms=%.2f max_ms=%.2f per_conn_min=%ld per_conn_max=%ld\n",
-           l->n_conns, l->n_sent, l->n_accepted, l->n_dup, l->n_other,
-           l->n_errors, t_end - t0, l->n_accepted / (t_end - t0),
-           pct(l, 0.50), pct(l, 0.99), pct(l, 1.0), seq_min, seq_max);
+    report(l, now_s() - t0);
     return 0;
 }
 
@@ -486,6 +530,7 @@ read_secret(const char *path, char *out, size_t out_len)
     return 0;
 }
 
+/* Print the usage line; 2 is the exit status of a usage error. */
 static int
 usage(void)
 {
@@ -494,8 +539,12 @@ usage(void)
     return 2;
 }
 
-int
-main(int argc, char **argv)
+/*
+ * Fill `l` from the command line and read the secret.  Returns 0, or
+ * the exit status to leave with (2 for a usage error).
+ */
+static int
+parse_args(int argc, char **argv, struct load *l)
 {
     static const struct option opts[] = {
         {"port", required_argument, NULL, 'p'},
@@ -506,27 +555,38 @@ main(int argc, char **argv)
         {"run", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0}
     };
-    struct load l = {.n_conns = 8, .seconds = 10, .run = "bench"};
     const char *secret_file = NULL;
-    int opt, rc;
+    int opt;
 
+    /* Options are checked as a whole below, so a bad one gives usage. */
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
-        case 'p': l.port = atoi(optarg); break;
-        case 't': l.tenant = optarg; break;
+        case 'p': l->port = atoi(optarg); break;
+        case 't': l->tenant = optarg; break;
         case 's': secret_file = optarg; break;
-        case 'c': l.n_conns = atoi(optarg); break;
-        case 'd': l.seconds = atof(optarg); break;
-        case 'r': l.run = optarg; break;
+        case 'c': l->n_conns = atoi(optarg); break;
+        case 'd': l->seconds = atof(optarg); break;
+        case 'r': l->run = optarg; break;
         default: return usage();
         }
     }
-    if (l.port <= 0 || l.port > 65535 || l.tenant == NULL ||
-        secret_file == NULL || l.n_conns < 1 || l.n_conns > MAX_CONNS ||
-        l.seconds <= 0)
+    if (l->port <= 0 || l->port > 65535 || l->tenant == NULL ||
+        secret_file == NULL || l->n_conns < 1 || l->n_conns > MAX_CONNS ||
+        l->seconds <= 0 || optind < argc)
         return usage();
-    if (read_secret(secret_file, l.secret, sizeof(l.secret)) != 0)
-        return 1;
+    return read_secret(secret_file, l->secret, sizeof(l->secret)) == 0
+           ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct load l = {.n_conns = 8, .seconds = 10, .run = "bench"};
+    int rc;
+
+    rc = parse_args(argc, argv, &l);
+    if (rc != 0)
+        return rc;
 
     l.ep = epoll_create1(0);
     l.conns = calloc((size_t) l.n_conns, sizeof(*l.conns));
@@ -538,6 +598,8 @@ main(int argc, char **argv)
         l.conns[i].fd = -1;
 
     rc = run(&l);
+
+    /* Leave nothing behind: sockets, samples, the secret's bytes. */
     for (int i = 0; i < l.n_conns; i++)
         conn_close(&l, &l.conns[i]);
     memset(l.secret, 0, sizeof(l.secret));
