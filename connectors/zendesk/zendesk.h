@@ -528,6 +528,53 @@ enum tr_err tr_zendesk_postback_run(struct tr_db *db, int64_t tenant_id,
  */
 enum tr_err tr_zendesk_metrics_collect(struct tr_buf *out, void *user);
 
+/* ------------------------------------------------------------------ */
+/* Help Center to knowledge base (sync_kb.c)                          */
+/* ------------------------------------------------------------------ */
+
+struct tr_kb_reindex_result;
+
+/* What `triage zendesk sync-kb` asks for; zero fields take defaults. */
+struct tr_zendesk_kb_sync_opts {
+    const char *locale;         /* NULL: every locale the API lists */
+    int page_size;              /* articles a page (0: 30, at most 100) */
+    const struct tr_zendesk_job_opts *jobs;  /* policy, HTTP; may be NULL */
+    /* Non-NULL: reindex after a successful import and fill it. */
+    struct tr_kb_reindex_result *reindex;
+};
+
+/* What one sync did. */
+struct tr_zendesk_kb_sync_result {
+    int n_pages;                /* article list pages fetched */
+    size_t n_articles;          /* distinct articles imported */
+    size_t n_added;
+    size_t n_updated;
+    size_t n_unchanged;
+    size_t n_drafts;            /* drafts among them: stored, not indexed */
+    bool reindexed;
+};
+
+/*
+ * Copy the Help Center articles of tenant `tenant_id` into its knowledge
+ * base: list every page of /help_center[/{locale}]/articles.json with
+ * the tenant's Zendesk settings, then hand all of them to
+ * tr_kb_import_articles() in one transaction, as the file import does
+ * (HTML bodies; section is the section id as text; an article id seen
+ * twice keeps its last copy).  Nothing is stored unless every page was
+ * fetched and parsed.  With o->reindex, tr_kb_reindex() runs afterwards
+ * with default options.  `res` may be NULL.  Returns TR_E_TENANT
+ * (unknown tenant), TR_E_CONF (no usable Zendesk settings), the REST
+ * client's codes (TR_E_AUTH for 401, TR_E_AGAIN when 429s outlast the
+ * retry policy, TR_E_HTTP_UPSTREAM, TR_E_PARSE for a malformed page or
+ * a cursor that does not advance), tr_kb_import_articles()'s and
+ * tr_kb_reindex()'s codes.  A failed reindex leaves the import
+ * committed (res->reindexed false).  Any thread.
+ */
+enum tr_err tr_zendesk_kb_sync(struct tr_db *db, int64_t tenant_id,
+                               const struct tr_zendesk_kb_sync_opts *o,
+                               struct tr_zendesk_kb_sync_result *res,
+                               struct tr_error *err);
+
 /* Module-private helpers shared by ingest.c, pull.c and postback.c. */
 
 /* The tenant's "zendesk" settings turned into a client. */

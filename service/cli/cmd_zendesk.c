@@ -1,7 +1,8 @@
 /*
  * cmd_zendesk.c
- *      `triage zendesk configure|show|pull`: a tenant's Zendesk
- *      settings and the incremental pull by hand.
+ *      `triage zendesk configure|show|pull|sync-kb`: a tenant's Zendesk
+ *      settings, the incremental pull by hand and the Help Center sync
+ *      into the knowledge base.
  *
  * Settings live in tenants.settings under "zendesk": base_url or
  * subdomain, email with api_token or oauth_token, and reply_mode.
@@ -19,6 +20,7 @@
 
 #include "cli.h"
 #include "db.h"
+#include "kb.h"
 #include "mem.h"
 #include "zendesk.h"
 
@@ -31,11 +33,14 @@ static const char zendesk_help[] =
     "           --oauth-token-file F) [--reply-mode public|internal]\n"
     "       triage zendesk show --tenant T\n"
     "       triage zendesk pull --tenant T [--since TIME]\n"
+    "       triage zendesk sync-kb --tenant T [--locale L] [--reindex]\n"
     "\n"
     "  configure            store the tenant's Zendesk connection\n"
     "  show                 print it, tokens masked\n"
     "  pull                 run the incremental ticket export now, from\n"
     "                       the stored cursor or from --since\n"
+    "  sync-kb              copy the Help Center articles into the\n"
+    "                       knowledge base (all or nothing)\n"
     "  --tenant T           the tenant's name\n"
     "  --base-url URL       API host, e.g. https://acme.zendesk.com\n"
     "  --subdomain S        the account's subdomain (acme)\n"
@@ -45,6 +50,8 @@ static const char zendesk_help[] =
     "  --reply-mode M       post drafts as public replies or internal\n"
     "                       notes (default public)\n"
     "  --since TIME         epoch seconds or ISO 8601 UTC time\n"
+    "  --locale L           sync-kb: only this Help Center locale (en-us)\n"
+    "  --reindex            sync-kb: rebuild the search index afterwards\n"
     "\n" TR_CLI_COMMON_HELP;
 
 struct zd_args {
@@ -57,6 +64,8 @@ struct zd_args {
     const char *oauth_file;
     const char *reply_mode;
     const char *since;
+    const char *locale;
+    bool reindex;
 };
 
 /* Read a token from `path` ("-" for stdin), trailing white space cut. */
@@ -271,6 +280,55 @@ zd_pull(struct tr_cli *cli, const struct zd_args *a)
     return TR_EXIT_OK;
 }
 
+/*
+ * sync-kb: the import runs as the application role inside the tenant's
+ * scope, like pull; only the name lookup needs the owner connection.
+ */
+static int
+zd_sync_kb(struct tr_cli *cli, const struct zd_args *a)
+{
+    struct tr_zendesk_kb_sync_opts o = {0};
+    struct tr_zendesk_kb_sync_result r = {0};
+    struct tr_kb_reindex_result ri = {0};
+    struct tr_error err = {0};
+    struct tr_db *db = NULL;
+    struct tr_db_conn *c;
+    const char *p[1] = {a->tenant};
+    char id[24];
+    enum tr_err rc;
+    int ex;
+
+    ex = open_owner(cli, &db, &c);
+    if (ex != TR_EXIT_OK)
+        return ex;
+    rc = tr_db_query_value(c, "SELECT id FROM tenants WHERE name = $1", 1, p,
+                           id, sizeof(id), NULL, &err);
+    tr_db_conn_release(c);
+    if (rc == TR_E_NOTFOUND) {
+        tr_db_close(db, false);
+        return tr_cli_fail(cli, "no tenant \"%s\"", a->tenant);
+    }
+    o.locale = a->locale;
+    o.reindex = a->reindex ? &ri : NULL;
+    if (rc == TR_OK)
+        rc = tr_zendesk_kb_sync(db, strtoll(id, NULL, 10), &o, &r, &err);
+    tr_kb_cache_drop(db);
+    tr_db_close(db, false);
+    if (rc != TR_OK && r.n_articles > 0 && !r.reindexed)
+        printf("imported %zu articles; the reindex failed\n", r.n_articles);
+    if (rc != TR_OK)
+        return tr_cli_fail(cli, "%s", tr_error_msg(&err));
+    printf("pages %d, articles %zu: added %zu, updated %zu, unchanged %zu, "
+           "drafts %zu\n", r.n_pages, r.n_articles, r.n_added, r.n_updated,
+           r.n_unchanged, r.n_drafts);
+    if (r.reindexed)
+        printf("index version %lld: %zu articles, %zu chunks, %zu bytes, "
+               "built in %.1f s, stored in %.1f s\n",
+               (long long) ri.version_id, ri.n_articles, ri.n_chunks,
+               ri.n_bytes, ri.build_s, ri.store_s);
+    return TR_EXIT_OK;
+}
+
 /* Check the combination of options for the subcommand. */
 static int
 args_check(struct tr_cli *cli, const struct zd_args *a)
@@ -285,6 +343,9 @@ args_check(struct tr_cli *cli, const struct zd_args *a)
                                        "\"configure\"");
     if (a->since != NULL && strcmp(a->sub, "pull") != 0)
         return tr_cli_usage_error(cli, "--since is only for \"pull\"");
+    if ((a->locale != NULL || a->reindex) && strcmp(a->sub, "sync-kb") != 0)
+        return tr_cli_usage_error(cli, "--locale and --reindex are only "
+                                       "for \"sync-kb\"");
     if (!conf)
         return TR_EXIT_OK;
     if ((a->base_url == NULL) == (a->subdomain == NULL))
@@ -313,6 +374,8 @@ tr_cli_cmd_zendesk(struct tr_cli *cli, int argc, char **argv)
         {"oauth-token-file", required_argument, NULL, 'o'},
         {"reply-mode", required_argument, NULL, 'r'},
         {"since", required_argument, NULL, 'S'},
+        {"locale", required_argument, NULL, 'L'},
+        {"reindex", no_argument, NULL, 'R'},
         TR_CLI_COMMON_OPTS,
         {NULL, 0, NULL, 0}
     };
@@ -325,11 +388,11 @@ tr_cli_cmd_zendesk(struct tr_cli *cli, int argc, char **argv)
             return TR_EXIT_OK;
         }
         return tr_cli_usage_error(cli, "missing subcommand (configure, "
-                                       "show, pull)");
+                                       "show, pull, sync-kb)");
     }
     a.sub = argv[1];
     if (strcmp(a.sub, "configure") != 0 && strcmp(a.sub, "show") != 0 &&
-        strcmp(a.sub, "pull") != 0)
+        strcmp(a.sub, "pull") != 0 && strcmp(a.sub, "sync-kb") != 0)
         return tr_cli_usage_error(cli, "unknown subcommand \"%s\"", a.sub);
 
     argc--;
@@ -344,6 +407,8 @@ tr_cli_cmd_zendesk(struct tr_cli *cli, int argc, char **argv)
         case 'o': a.oauth_file = optarg; break;
         case 'r': a.reply_mode = optarg; break;
         case 'S': a.since = optarg; break;
+        case 'L': a.locale = optarg; break;
+        case 'R': a.reindex = true; break;
         default:
             rc = tr_cli_common_opt(cli, opt, optarg);
             if (rc == 0)
@@ -366,5 +431,7 @@ tr_cli_cmd_zendesk(struct tr_cli *cli, int argc, char **argv)
         return rc;
     if (strcmp(a.sub, "configure") == 0)
         return zd_configure(cli, &a);
+    if (strcmp(a.sub, "sync-kb") == 0)
+        return zd_sync_kb(cli, &a);
     return strcmp(a.sub, "show") == 0 ? zd_show(cli, &a) : zd_pull(cli, &a);
 }
