@@ -30,7 +30,7 @@ test-asan: deps
 		ctest --output-on-failure -j $(JOBS) --timeout 900
 
 run: build
-	scripts/run-demo $(BUILD_DIR)/triage
+	scripts/run-demo $(BUILD_DIR)
 
 bench: build
 	@scripts/install-deps bench
