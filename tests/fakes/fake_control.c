@@ -31,13 +31,17 @@ str(const cJSON *o, const char *key, char *out, size_t out_len)
     snprintf(out, out_len, "%s", v != NULL ? v : "");
 }
 
-/* POST /__fake/fail: the next `count` requests under `path` fail. */
+/*
+ * POST /__fake/fail: after `skip` requests under `path` went through,
+ * the next `count` of them fail.
+ */
 static void
 set_fail(struct fake *f, const cJSON *b)
 {
     struct fake_fail *fl = &f->fail;
 
     memset(fl, 0, sizeof(*fl));
+    fl->skip = num(b, "skip", 0);
     fl->count = num(b, "count", 1);
     fl->status = num(b, "status", 500);
     fl->delay_ms = num(b, "delay_ms", 0);

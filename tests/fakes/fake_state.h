@@ -20,6 +20,7 @@
 
 /* A failure to inject into the next `count` matching requests. */
 struct fake_fail {
+    int skip;                 /* matching requests let through first */
     int count;
     int status;               /* 0: answer normally (after the delay) */
     char path[128];           /* prefix the path must start with */

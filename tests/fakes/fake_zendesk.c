@@ -251,6 +251,10 @@ inject_failure(const struct fake_req *rq, struct fake_reply *r)
 
     if (fl->count <= 0 || strncmp(rq->path, fl->path, strlen(fl->path)) != 0)
         return false;
+    if (fl->skip > 0) {
+        fl->skip--;
+        return false;
+    }
     fl->count--;
     r->delay_ms = fl->delay_ms;
     r->truncate = fl->truncate;

@@ -83,3 +83,16 @@ tr_unit_test(zendesk postback PG TIMEOUT 180
 target_compile_definitions(test_zendesk_postback PRIVATE
     FAKE_ZENDESK="$<TARGET_FILE:fake_zendesk>")
 add_dependencies(test_zendesk_postback fake_zendesk)
+
+# The Help Center sync into the knowledge base.
+tr_unit_test(zendesk synckb PG TIMEOUT 180
+    LIBS tr_zendesk tr_kb PkgConfig::CURL
+    SOURCES unit/test_zendesk_ingest_fx.c
+    CASES
+    sync_imports_every_page_and_indexes_published_articles
+    sync_failing_on_a_later_page_stores_nothing
+    sync_by_locale_and_its_errors
+    sync_without_settings_is_a_configuration_error)
+target_compile_definitions(test_zendesk_synckb PRIVATE
+    FAKE_ZENDESK="$<TARGET_FILE:fake_zendesk>")
+add_dependencies(test_zendesk_synckb fake_zendesk)
