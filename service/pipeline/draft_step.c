@@ -226,8 +226,10 @@ tr_pipeline__draft(struct tr_pipeline *p, struct tr_pipeline__run *r,
         return TR_OK;
     }
     rc = p->llm != NULL ? draft_model(p, r, err) : draft_extractive(r, err);
+    tr_pipeline__lap(r, TR_PIPELINE_STEP_DRAFT);
     if (rc != TR_OK || r->draft == NULL)
         return rc;
-    return tr_draft_ground_check(r->draft, r->passages, r->n_hits, NULL,
-                                 err);
+    rc = tr_draft_ground_check(r->draft, r->passages, r->n_hits, NULL, err);
+    tr_pipeline__lap(r, TR_PIPELINE_STEP_GROUND);
+    return rc;
 }

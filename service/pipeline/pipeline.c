@@ -14,6 +14,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -119,6 +120,24 @@ tr_pipeline_free(struct tr_pipeline *p)
     free(p);
 }
 
+static int64_t
+now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void
+tr_pipeline__lap(struct tr_pipeline__run *r, enum tr_pipeline_step step)
+{
+    int64_t t = now_ns();
+
+    r->step_ns[step] += t - r->lap_ns;
+    r->lap_ns = t;
+}
+
 static void
 run_cleanup(struct tr_pipeline__run *r)
 {
@@ -190,6 +209,7 @@ ticket_redact(struct tr_pipeline *p, struct tr_pipeline__run *r,
     rc = tr_lang_detect(p->lang, r->text_red, len - 1, &r->lang, err);
     free(r->text_red);
     r->text_red = NULL;
+    tr_pipeline__lap(r, TR_PIPELINE_STEP_LANG);
     if (rc != TR_OK)
         return rc;
 
@@ -206,6 +226,7 @@ ticket_redact(struct tr_pipeline *p, struct tr_pipeline__run *r,
     if (r->text_red == NULL)
         return TR_ERROR(err, TR_E_NOMEM, "out of memory");
     snprintf(r->text_red, len, "%s\n\n%s", r->subject_red, r->body_red);
+    tr_pipeline__lap(r, TR_PIPELINE_STEP_REDACT);
     return TR_OK;
 }
 
@@ -255,6 +276,7 @@ ticket_decide(struct tr_pipeline *p, struct tr_pipeline__run *r,
     enum tr_err rc;
 
     tr_policy_decide(r->cfg, &r->dec, &sig, &r->out);
+    tr_pipeline__lap(r, TR_PIPELINE_STEP_DECIDE);
     if (r->out.action == TR_POLICY_ESCALATE)
         return TR_OK;
 
@@ -277,6 +299,7 @@ ticket_decide(struct tr_pipeline *p, struct tr_pipeline__run *r,
     if (r->draft->weak_match)
         sig.confidence /= 2;
     tr_policy_decide(r->cfg, &r->dec, &sig, &r->out);
+    tr_pipeline__lap(r, TR_PIPELINE_STEP_DECIDE);
 
     /* The policy may still escalate; the draft is then kept for review
      * but nothing is sent. */
@@ -303,18 +326,30 @@ tr_pipeline_run(struct tr_pipeline *p, struct tr_db *db, int64_t tenant_id,
     r->ticket_id = ticket_id;
     r->job_id = job_id;
     r->best_score = -1;
+    r->lap_ns = now_ns();
 
+    /* Each step's time is charged as it ends (the laps inside the
+     * steps split language from redaction and decision, draft and
+     * grounding from one another). */
     rc = ticket_load(db, r, err);
+    tr_pipeline__lap(r, TR_PIPELINE_STEP_LOAD);
     if (rc == TR_OK)
         rc = ticket_redact(p, r, err);
-    if (rc == TR_OK)
+    if (rc == TR_OK) {
         rc = tr_pipeline__retrieve(p, db, r, err);
-    if (rc == TR_OK)
+        tr_pipeline__lap(r, TR_PIPELINE_STEP_RETRIEVE);
+    }
+    if (rc == TR_OK) {
         rc = ticket_route(db, r, err);
+        tr_pipeline__lap(r, TR_PIPELINE_STEP_ROUTE);
+    }
     if (rc == TR_OK)
         rc = ticket_decide(p, r, err);
-    if (rc == TR_OK)
+    if (rc == TR_OK) {
         rc = tr_pipeline__record(db, r, res, err);
+        tr_pipeline__lap(r, TR_PIPELINE_STEP_RECORD);
+    }
+    memcpy(res->step_ns, r->step_ns, sizeof(res->step_ns));
 
     if (rc == TR_OK)
         TR_LOG_INFO("pipeline", "ticket_triaged",

@@ -65,6 +65,20 @@ struct tr_pipeline_opts {
     const char *lang_dir;       /* language profiles; NULL: default */
 };
 
+/* The steps of a run, as timed in tr_pipeline_result.step_ns. */
+enum tr_pipeline_step {
+    TR_PIPELINE_STEP_LOAD = 0,  /* reading the ticket */
+    TR_PIPELINE_STEP_LANG,
+    TR_PIPELINE_STEP_REDACT,
+    TR_PIPELINE_STEP_RETRIEVE,
+    TR_PIPELINE_STEP_ROUTE,     /* with the configuration's fetch */
+    TR_PIPELINE_STEP_DECIDE,    /* both decisions */
+    TR_PIPELINE_STEP_DRAFT,
+    TR_PIPELINE_STEP_GROUND,
+    TR_PIPELINE_STEP_RECORD,    /* the transaction of step 7 */
+    TR_PIPELINE_N_STEPS
+};
+
 /* What one run decided; strings are copies. */
 struct tr_pipeline_result {
     int64_t run_id;
@@ -79,6 +93,7 @@ struct tr_pipeline_result {
     bool fallback;              /* the model failed; extractive drafted */
     bool again;                 /* an earlier run of the job had
                                  * committed; nothing was written */
+    int64_t step_ns[TR_PIPELINE_N_STEPS];   /* wall time of each step */
 };
 
 struct tr_pipeline;

@@ -78,7 +78,17 @@ struct tr_pipeline__run {
     char provider_error[256];
     char *model_input;          /* exact input of the drafter */
     char prompt_hash[65];
+
+    /* wall time per step, and when the last timed step ended */
+    int64_t step_ns[TR_PIPELINE_N_STEPS];
+    int64_t lap_ns;
 };
+
+/*
+ * Charge the time since the previous lap (or the start of the run) to
+ * `step` of run `r`.
+ */
+void tr_pipeline__lap(struct tr_pipeline__run *r, enum tr_pipeline_step step);
 
 /*
  * Retrieve passages for the redacted text (step 3).  A tenant without
