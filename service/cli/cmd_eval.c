@@ -1,7 +1,8 @@
 /*
  * cmd_eval.c
  *      `triage eval retrieval --dataset DIR [--json]` and the dispatch of
- *      `triage eval routing` to the routing evaluation.
+ *      `triage eval routing` and `triage eval triage` to the routing and
+ *      the whole-pipeline evaluations.
  *
  * The retrieval evaluation goes through the production path: it creates
  * a throwaway tenant, imports the collection's documents as articles,
@@ -25,12 +26,14 @@
 #include "mem.h"
 #include "retrieval.h"
 
-/* The routing evaluation lives with the router's evaluation code. */
+/* The routing and pipeline evaluations live with their eval/ code. */
 int tr_cli_cmd_eval_routing(struct tr_cli *cli, int argc, char **argv);
+int tr_cli_cmd_eval_triage(struct tr_cli *cli, int argc, char **argv);
 
 static const char eval_help[] =
     "Usage: triage eval retrieval --dataset DIR [--json] [OPTIONS]\n"
     "       triage eval routing ...   (see triage eval routing --help)\n"
+    "       triage eval triage ...    (see triage eval triage --help)\n"
     "\n"
     "  retrieval   index the collection in DIR (corpus.jsonl,\n"
     "              queries.jsonl, qrels.tsv) in a temporary tenant and\n"
@@ -38,6 +41,10 @@ static const char eval_help[] =
     "  --dataset DIR   the collection (required)\n"
     "  --json          one JSON object: \"metrics\" (hybrid) and\n"
     "                  \"components\" (bm25, dense, hybrid)\n"
+    "  routing     train and measure the routing classifier\n"
+    "  triage      run the whole pipeline on a help center and labelled\n"
+    "              tickets: routing, escalation, retrieval, language,\n"
+    "              personal-data leaks and prompt injections\n"
     "\n" TR_CLI_COMMON_HELP;
 
 /* Everything one run holds, released in eval_cleanup(). */
@@ -259,10 +266,12 @@ tr_cli_cmd_eval(struct tr_cli *cli, int argc, char **argv)
             return TR_EXIT_OK;
         }
         return tr_cli_usage_error(cli, "missing subcommand (retrieval, "
-                                       "routing)");
+                                       "routing, triage)");
     }
     if (strcmp(argv[1], "routing") == 0)
         return tr_cli_cmd_eval_routing(cli, argc - 1, argv + 1);
+    if (strcmp(argv[1], "triage") == 0)
+        return tr_cli_cmd_eval_triage(cli, argc - 1, argv + 1);
     if (strcmp(argv[1], "retrieval") != 0)
         return tr_cli_usage_error(cli, "unknown subcommand \"%s\"", argv[1]);
 
