@@ -63,7 +63,7 @@ static const struct conf_key conf_keys[] = {
     STR(pg_user, "postgres", false,
         "system user that runs the embedded PostgreSQL when started as root"),
     STR(listen, "127.0.0.1:8080", false, "HTTP listen address HOST:PORT"),
-    INT(http_threads, "2", 1, 256, "HTTP worker threads"),
+    INT(http_threads, "8", 1, 256, "HTTP worker threads"),
     SIZE(http_body_limit, "1048576", 1024, 1073741824LL,
          "largest accepted request body in bytes"),
     INT(http_timeout, "30", 1, 3600,
