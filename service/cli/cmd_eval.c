@@ -38,13 +38,15 @@ static const char eval_help[] =
     "  retrieval   index the collection in DIR (corpus.jsonl,\n"
     "              queries.jsonl, qrels.tsv) in a temporary tenant and\n"
     "              print recall@1, recall@5, recall@10, MRR@10, nDCG@10\n"
-    "  --dataset DIR   the collection (required)\n"
-    "  --json          one JSON object: \"metrics\" (hybrid) and\n"
-    "                  \"components\" (bm25, dense, hybrid)\n"
     "  routing     train and measure the routing classifier\n"
     "  triage      run the whole pipeline on a help center and labelled\n"
     "              tickets: routing, escalation, retrieval, language,\n"
     "              personal-data leaks and prompt injections\n"
+    "\n"
+    "Options of retrieval:\n"
+    "  --dataset DIR   the collection (required)\n"
+    "  --json          one JSON object: \"metrics\" (hybrid) and\n"
+    "                  \"components\" (bm25, dense, hybrid)\n"
     "\n" TR_CLI_COMMON_HELP;
 
 /* Everything one run holds, released in eval_cleanup(). */
