@@ -227,7 +227,8 @@ struct tr_evaltriage_report {
 
 /*
  * Evaluate as described at the top of this file on `db` (opened and
- * migrated; the caller keeps it).  The tenant is named
+ * migrated; the caller keeps it; its searcher cache is dropped at the
+ * end, see tr_kb_cache_drop()).  The tenant is named
  * "eval-triage-<pid>-<time>" and is removed before returning, on
  * failure too.  On success `rep` is filled; release it with
  * tr_evaltriage_report_cleanup().  Returns the errors of
