@@ -19,6 +19,8 @@
 
 #include "conf.h"
 
+struct tr_buf;
+
 /* Exit codes of every command. */
 #define TR_EXIT_OK 0
 #define TR_EXIT_FAIL 1
@@ -113,6 +115,41 @@ int tr_cli_bad_option(const struct tr_cli *cli, char **argv);
  */
 int tr_cli_fail(const struct tr_cli *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * A tenant's Zendesk connection as given on the command line, the same
+ * options for `tenant add` and `zendesk configure`.  Tokens are read
+ * from files ("-" for stdin), never taken from the command line.
+ */
+struct tr_cli_zendesk {
+    const char *base_url;
+    const char *subdomain;
+    const char *email;
+    const char *token_file;     /* API token, with email */
+    const char *oauth_file;     /* or an OAuth bearer token */
+    const char *reply_mode;     /* "public" (NULL) or "internal" */
+};
+
+/* Whether any of the connection options was given. */
+bool tr_cli_zendesk_given(const struct tr_cli_zendesk *z);
+
+/*
+ * Check that the options make one connection (one host, one kind of
+ * credential, a known reply mode); TR_EXIT_OK, or TR_EXIT_USAGE after
+ * saying what is wrong.
+ */
+int tr_cli_zendesk_check(const struct tr_cli *cli,
+                         const struct tr_cli_zendesk *z);
+
+/*
+ * Write the "zendesk" settings object of `z` into `b`, reading the token
+ * from its file.  The token passes through a stack buffer that is
+ * cleared; the caller clears `b` after use.  TR_EXIT_OK or TR_EXIT_FAIL
+ * after the message.
+ */
+int tr_cli_zendesk_settings(const struct tr_cli *cli,
+                            const struct tr_cli_zendesk *z,
+                            struct tr_buf *b);
 
 /*
  * The commands of the triage binary, registered in service/main.c.  Each

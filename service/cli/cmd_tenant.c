@@ -1,13 +1,15 @@
 /*
  * cmd_tenant.c
- *      `triage tenant add NAME [--webhook-secret S]` and
- *      `triage tenant list [--json]`.
+ *      `triage tenant add NAME [--webhook-secret S] [ZENDESK OPTIONS]`
+ *      and `triage tenant list [--json]`.
  *
  * Both are operator commands: they apply pending migrations, then work
  * on an owner connection, which alone may see every tenant.  A webhook
  * secret given on the command line is never echoed; one that triage
  * generates is printed once, at creation, since there is no other way to
- * learn it.  Main thread only.
+ * learn it.  The Zendesk connection, when given, is stored in the same
+ * INSERT as the tenant, so a token that cannot be read leaves no tenant
+ * half made.  Main thread only.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -22,14 +24,27 @@
 #define SECRET_BYTES 32
 
 static const char tenant_help[] =
-    "Usage: triage tenant add NAME [--webhook-secret SECRET] [OPTIONS]\n"
+    "Usage: triage tenant add NAME [--webhook-secret SECRET]\n"
+    "           [(--base-url URL | --subdomain S) (--email E\n"
+    "           --api-token-file F | --oauth-token-file F)\n"
+    "           [--reply-mode public|internal]] [OPTIONS]\n"
     "       triage tenant list [--json] [OPTIONS]\n"
     "\n"
     "  add NAME             create a tenant; without --webhook-secret a\n"
     "                       random secret is generated and shown once\n"
     "  list                 list tenants (id, name, creation time)\n"
     "  --webhook-secret S   the secret Zendesk signs webhooks with\n"
+    "  --base-url URL       Zendesk API host, e.g. https://acme.zendesk.com\n"
+    "  --subdomain S        or the account's subdomain (acme)\n"
+    "  --email E            agent e-mail for API-token authentication\n"
+    "  --api-token-file F   file holding the API token (\"-\": stdin)\n"
+    "  --oauth-token-file F file holding an OAuth token (\"-\": stdin)\n"
+    "  --reply-mode M       post drafts as public replies or internal\n"
+    "                       notes (default public)\n"
     "  --json               print the list as a JSON array\n"
+    "\n"
+    "The Zendesk options can also be set later with triage zendesk\n"
+    "configure; tokens are never printed.\n"
     "\n" TR_CLI_COMMON_HELP;
 
 /* 32 random bytes as 64 hex digits. */
@@ -66,13 +81,15 @@ open_owner(struct tr_cli *cli, struct tr_db **db, struct tr_db_conn **c)
 }
 
 static int
-tenant_add(struct tr_cli *cli, const char *name, const char *secret)
+tenant_add(struct tr_cli *cli, const char *name, const char *secret,
+           const struct tr_cli_zendesk *z)
 {
     char generated[2 * SECRET_BYTES + 1], id[24];
-    const char *params[2] = {name, secret};
+    const char *params[3] = {name, secret, NULL};
     struct tr_error err = {0};
     struct tr_db *db = NULL;
     struct tr_db_conn *c;
+    struct tr_buf zs;
     enum tr_err rc;
     int ex;
 
@@ -88,12 +105,27 @@ tenant_add(struct tr_cli *cli, const char *name, const char *secret)
                                        "16 characters");
     }
 
-    ex = open_owner(cli, &db, &c);
-    if (ex != TR_EXIT_OK)
+    tr_buf_init(&zs, 64 * 1024);
+    ex = TR_EXIT_OK;
+    if (tr_cli_zendesk_given(z)) {
+        ex = tr_cli_zendesk_settings(cli, z, &zs);
+        params[2] = zs.data;
+    }
+    if (ex == TR_EXIT_OK)
+        ex = open_owner(cli, &db, &c);
+    if (ex != TR_EXIT_OK) {
+        tr_buf_cleanup(&zs);
         return ex;
-    rc = tr_db_query_value(c, "INSERT INTO tenants (name, webhook_secret) "
-                              "VALUES ($1, $2) RETURNING id",
-                           2, params, id, sizeof(id), NULL, &err);
+    }
+    rc = tr_db_query_value(c, "INSERT INTO tenants (name, webhook_secret, "
+                              "settings) VALUES ($1, $2, CASE WHEN $3::jsonb "
+                              "IS NULL THEN '{}'::jsonb ELSE "
+                              "jsonb_build_object('zendesk', $3::jsonb) "
+                              "END) RETURNING id",
+                           3, params, id, sizeof(id), NULL, &err);
+    if (zs.data != NULL)
+        memset(zs.data, 0, zs.len);
+    tr_buf_cleanup(&zs);
     tr_db_conn_release(c);
     tr_db_close(db, false);
     if (rc == TR_E_EXISTS)
@@ -101,7 +133,8 @@ tenant_add(struct tr_cli *cli, const char *name, const char *secret)
     if (rc != TR_OK)
         return tr_cli_fail(cli, "%s", tr_error_msg(&err));
 
-    printf("tenant \"%s\" added with id %s\n", name, id);
+    printf("tenant \"%s\" added with id %s%s\n", name, id,
+           params[2] != NULL ? ", with its Zendesk settings" : "");
     if (secret == NULL)
         printf("generated webhook secret (shown only now, keep it): %s\n",
                generated);
@@ -159,15 +192,37 @@ tenant_list(struct tr_cli *cli, bool json)
     return TR_EXIT_OK;
 }
 
+/* Take one of the Zendesk connection options; false when `opt` is not. */
+static bool
+zendesk_opt(struct tr_cli_zendesk *z, int opt, const char *arg)
+{
+    switch (opt) {
+    case 'b': z->base_url = arg; return true;
+    case 'd': z->subdomain = arg; return true;
+    case 'e': z->email = arg; return true;
+    case 'k': z->token_file = arg; return true;
+    case 'o': z->oauth_file = arg; return true;
+    case 'r': z->reply_mode = arg; return true;
+    default: return false;
+    }
+}
+
 int
 tr_cli_cmd_tenant(struct tr_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"webhook-secret", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},
+        {"base-url", required_argument, NULL, 'b'},
+        {"subdomain", required_argument, NULL, 'd'},
+        {"email", required_argument, NULL, 'e'},
+        {"api-token-file", required_argument, NULL, 'k'},
+        {"oauth-token-file", required_argument, NULL, 'o'},
+        {"reply-mode", required_argument, NULL, 'r'},
         TR_CLI_COMMON_OPTS,
         {NULL, 0, NULL, 0}
     };
+    struct tr_cli_zendesk z = {0};
     const char *sub, *secret = NULL;
     bool json = false, add;
     int opt, rc;
@@ -191,7 +246,9 @@ tr_cli_cmd_tenant(struct tr_cli *cli, int argc, char **argv)
             secret = optarg;
         } else if (opt == 'j' && !add) {
             json = true;
-        } else if (opt == 's' || opt == 'j') {
+        } else if (add && zendesk_opt(&z, opt, optarg)) {
+            continue;
+        } else if (opt == 's' || opt == 'j' || zendesk_opt(&z, opt, optarg)) {
             return tr_cli_usage_error(cli, "option not valid for \"%s\"",
                                       sub);
         } else {
@@ -211,10 +268,15 @@ tr_cli_cmd_tenant(struct tr_cli *cli, int argc, char **argv)
     if (!add && optind < argc)
         return tr_cli_usage_error(cli, "unexpected argument \"%s\"",
                                   argv[optind]);
+    if (tr_cli_zendesk_given(&z)) {
+        rc = tr_cli_zendesk_check(cli, &z);
+        if (rc != TR_EXIT_OK)
+            return rc;
+    }
 
     rc = tr_cli_setup(cli);
     if (rc != TR_EXIT_OK)
         return rc;
-    return add ? tenant_add(cli, argv[optind], secret)
+    return add ? tenant_add(cli, argv[optind], secret, &z)
                : tenant_list(cli, json);
 }

@@ -57,12 +57,7 @@ static const char zendesk_help[] =
 struct zd_args {
     const char *sub;
     const char *tenant;
-    const char *base_url;
-    const char *subdomain;
-    const char *email;
-    const char *token_file;
-    const char *oauth_file;
-    const char *reply_mode;
+    struct tr_cli_zendesk z;
     const char *since;
     const char *locale;
     bool reindex;
@@ -106,26 +101,52 @@ open_owner(struct tr_cli *cli, struct tr_db **db, struct tr_db_conn **c)
     return TR_EXIT_OK;
 }
 
-/* The "zendesk" settings object from the arguments and tokens. */
-static int
-settings_json(struct tr_cli *cli, const struct zd_args *a, struct tr_buf *b)
+bool
+tr_cli_zendesk_given(const struct tr_cli_zendesk *z)
+{
+    return z->base_url != NULL || z->subdomain != NULL || z->email != NULL
+           || z->token_file != NULL || z->oauth_file != NULL
+           || z->reply_mode != NULL;
+}
+
+int
+tr_cli_zendesk_check(const struct tr_cli *cli,
+                     const struct tr_cli_zendesk *z)
+{
+    if ((z->base_url == NULL) == (z->subdomain == NULL))
+        return tr_cli_usage_error(cli, "give one of --base-url and "
+                                       "--subdomain");
+    if ((z->token_file == NULL) == (z->oauth_file == NULL))
+        return tr_cli_usage_error(cli, "give one of --api-token-file and "
+                                       "--oauth-token-file");
+    if ((z->token_file != NULL) != (z->email != NULL))
+        return tr_cli_usage_error(cli, "--email goes with --api-token-file");
+    if (z->reply_mode != NULL && strcmp(z->reply_mode, "public") != 0 &&
+        strcmp(z->reply_mode, "internal") != 0)
+        return tr_cli_usage_error(cli, "--reply-mode is public or internal");
+    return TR_EXIT_OK;
+}
+
+int
+tr_cli_zendesk_settings(const struct tr_cli *cli,
+                        const struct tr_cli_zendesk *z, struct tr_buf *b)
 {
     char tok[TOKEN_MAX];
-    const char *file = a->token_file != NULL ? a->token_file : a->oauth_file;
+    const char *file = z->token_file != NULL ? z->token_file : z->oauth_file;
 
     if (token_read(file, tok, sizeof(tok)) != 0)
         return tr_cli_fail(cli, "could not read a token from \"%s\"", file);
     tr_buf_puts(b, "{");
-    if (a->base_url != NULL) {
+    if (z->base_url != NULL) {
         tr_buf_puts(b, "\"base_url\":");
-        tr_buf_json_str(b, a->base_url);
+        tr_buf_json_str(b, z->base_url);
     } else {
         tr_buf_puts(b, "\"subdomain\":");
-        tr_buf_json_str(b, a->subdomain);
+        tr_buf_json_str(b, z->subdomain);
     }
-    if (a->token_file != NULL) {
+    if (z->token_file != NULL) {
         tr_buf_puts(b, ",\"email\":");
-        tr_buf_json_str(b, a->email);
+        tr_buf_json_str(b, z->email);
         tr_buf_puts(b, ",\"api_token\":");
     } else {
         tr_buf_puts(b, ",\"oauth_token\":");
@@ -133,7 +154,7 @@ settings_json(struct tr_cli *cli, const struct zd_args *a, struct tr_buf *b)
     tr_buf_json_str(b, tok);
     memset(tok, 0, sizeof(tok));
     tr_buf_puts(b, ",\"reply_mode\":");
-    tr_buf_json_str(b, a->reply_mode != NULL ? a->reply_mode : "public");
+    tr_buf_json_str(b, z->reply_mode != NULL ? z->reply_mode : "public");
     if (tr_buf_puts(b, "}") != TR_OK)
         return tr_cli_fail(cli, "settings too large");
     return TR_EXIT_OK;
@@ -152,7 +173,7 @@ zd_configure(struct tr_cli *cli, const struct zd_args *a)
     int ex;
 
     tr_buf_init(&b, 64 * 1024);
-    ex = settings_json(cli, a, &b);
+    ex = tr_cli_zendesk_settings(cli, &a->z, &b);
     if (ex == TR_EXIT_OK)
         ex = open_owner(cli, &db, &c);
     if (ex != TR_EXIT_OK) {
@@ -337,8 +358,7 @@ args_check(struct tr_cli *cli, const struct zd_args *a)
 
     if (a->tenant == NULL)
         return tr_cli_usage_error(cli, "--tenant is required");
-    if (!conf && (a->base_url || a->subdomain || a->email ||
-                  a->token_file || a->oauth_file || a->reply_mode))
+    if (!conf && tr_cli_zendesk_given(&a->z))
         return tr_cli_usage_error(cli, "connection options are only for "
                                        "\"configure\"");
     if (a->since != NULL && strcmp(a->sub, "pull") != 0)
@@ -346,20 +366,7 @@ args_check(struct tr_cli *cli, const struct zd_args *a)
     if ((a->locale != NULL || a->reindex) && strcmp(a->sub, "sync-kb") != 0)
         return tr_cli_usage_error(cli, "--locale and --reindex are only "
                                        "for \"sync-kb\"");
-    if (!conf)
-        return TR_EXIT_OK;
-    if ((a->base_url == NULL) == (a->subdomain == NULL))
-        return tr_cli_usage_error(cli, "give one of --base-url and "
-                                       "--subdomain");
-    if ((a->token_file == NULL) == (a->oauth_file == NULL))
-        return tr_cli_usage_error(cli, "give one of --api-token-file and "
-                                       "--oauth-token-file");
-    if ((a->token_file != NULL) != (a->email != NULL))
-        return tr_cli_usage_error(cli, "--email goes with --api-token-file");
-    if (a->reply_mode != NULL && strcmp(a->reply_mode, "public") != 0 &&
-        strcmp(a->reply_mode, "internal") != 0)
-        return tr_cli_usage_error(cli, "--reply-mode is public or internal");
-    return TR_EXIT_OK;
+    return conf ? tr_cli_zendesk_check(cli, &a->z) : TR_EXIT_OK;
 }
 
 int
@@ -400,12 +407,12 @@ tr_cli_cmd_zendesk(struct tr_cli *cli, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
         case 't': a.tenant = optarg; break;
-        case 'b': a.base_url = optarg; break;
-        case 's': a.subdomain = optarg; break;
-        case 'e': a.email = optarg; break;
-        case 'k': a.token_file = optarg; break;
-        case 'o': a.oauth_file = optarg; break;
-        case 'r': a.reply_mode = optarg; break;
+        case 'b': a.z.base_url = optarg; break;
+        case 's': a.z.subdomain = optarg; break;
+        case 'e': a.z.email = optarg; break;
+        case 'k': a.z.token_file = optarg; break;
+        case 'o': a.z.oauth_file = optarg; break;
+        case 'r': a.z.reply_mode = optarg; break;
         case 'S': a.since = optarg; break;
         case 'L': a.locale = optarg; break;
         case 'R': a.reindex = true; break;

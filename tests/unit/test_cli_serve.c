@@ -440,6 +440,63 @@ serve_with_unreachable_database_fails_clearly(void **state)
     remove_dir(dir);
 }
 
+/* Tenant add with the Zendesk connection: stored at once, all or none. */
+static void
+tenant_add_takes_the_zendesk_connection_in_one_go(void **state)
+{
+    char dir[1024], tok[1100], out[8192];
+    char *add[] = {"tenant", "add", "acme", "--webhook-secret",
+                   "acme-signing-secret-01", "--base-url",
+                   "http://127.0.0.1:9", "--email", "agent@example.com",
+                   "--api-token-file", tok, "--data-dir", dir, NULL};
+    char *show[] = {"zendesk", "show", "--tenant", "acme", "--data-dir",
+                    dir, NULL};
+    char *both[] = {"tenant", "add", "beta", "--base-url", "http://x",
+                    "--subdomain", "x", "--oauth-token-file", tok,
+                    "--data-dir", dir, NULL};
+    char *no_file[] = {"tenant", "add", "gamma", "--subdomain", "gamma",
+                       "--oauth-token-file", "/nonexistent/token",
+                       "--data-dir", dir, NULL};
+    char *list_opt[] = {"tenant", "list", "--subdomain", "x", "--data-dir",
+                        dir, NULL};
+    char *list[] = {"tenant", "list", "--data-dir", dir, NULL};
+    char *stop[] = {"db", "stop", "--data-dir", dir, NULL};
+    FILE *f;
+
+    (void) state;
+    find_binary();
+    make_data_dir(dir, sizeof(dir), "tenant");
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(tok, sizeof(tok), "%s/token", dir);
+    f = fopen(tok, "w");
+    assert_non_null(f);
+    fputs("Sup3rSecretT0ken\n", f);
+    fclose(f);
+
+    assert_int_equal(run_triage(add, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "with its Zendesk settings"));
+    assert_null(strstr(out, "Sup3rSecretT0ken"));
+    assert_int_equal(run_triage(show, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "http://127.0.0.1:9"));
+    assert_non_null(strstr(out, "agent@example.com"));
+    assert_null(strstr(out, "Sup3rSecretT0ken"));
+
+    /* Two hosts is a usage error; an unreadable token makes no tenant. */
+    assert_int_equal(run_triage(both, out, sizeof(out)), 2);
+    assert_non_null(strstr(out, "--subdomain"));
+    assert_int_equal(run_triage(no_file, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "/nonexistent/token"));
+    assert_int_equal(run_triage(list_opt, out, sizeof(out)), 2);
+    assert_int_equal(run_triage(list, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "acme"));
+    assert_null(strstr(out, "beta"));
+    assert_null(strstr(out, "gamma"));
+
+    assert_int_equal(run_triage(stop, out, sizeof(out)), 0);
+    assert_false(cluster_running(dir));
+    remove_dir(dir);
+}
+
 static const struct CMUnitTest cases[] = {
     cmocka_unit_test(every_command_has_help_and_rejects_unknown_options),
     cmocka_unit_test(unknown_command_exits_2_and_version_prints),
@@ -448,6 +505,7 @@ static const struct CMUnitTest cases[] = {
     cmocka_unit_test(serve_reuses_a_running_cluster_and_leaves_it_running),
     cmocka_unit_test(readyz_turns_503_while_the_database_is_away),
     cmocka_unit_test(serve_with_unreachable_database_fails_clearly),
+    cmocka_unit_test(tenant_add_takes_the_zendesk_connection_in_one_go),
 };
 
 TR_TEST_MAIN(cases)
