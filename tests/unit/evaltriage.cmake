@@ -22,6 +22,7 @@ tr_unit_test(evaltriage run PG TIMEOUT 300
     evaltriage_model_requests_carry_no_personal_data
     evaltriage_counts_a_leak_when_stored_text_repeats_it
     evaltriage_refused_input_leaves_no_tenant
+    evaltriage_help_center_export_is_read_and_drafts_refused
     evaltriage_json_report_has_exactly_the_metric_keys
     evaltriage_command_reports_usage_and_bad_lines)
 set_target_properties(test_evaltriage_run PROPERTIES LINKER_LANGUAGE CXX)

@@ -2,8 +2,9 @@
  * test_evaltriage_run.c
  *      The triage evaluation end to end against a real PostgreSQL: the
  *      demo set with the extractive drafter and behind the fake model
- *      server, a leak that must be counted, refused input, and the
- *      triage binary's JSON report and exit codes.
+ *      server, a leak that must be counted, refused input, a Help Center
+ *      export as the help center, and the triage binary's JSON report
+ *      and exit codes.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -280,6 +281,49 @@ evaltriage_refused_input_leaves_no_tenant(void **state)
     tr_pgtest_close(&t);
 }
 
+static void
+evaltriage_help_center_export_is_read_and_drafts_refused(void **state)
+{
+    struct tr_pgtest t;
+    struct files f;
+    struct tr_evaltriage_opts o;
+    struct tr_evaltriage_report rep;
+    struct tr_error err = {0};
+
+    /* A Help Center export: numeric ids, one draft article. */
+    pg_open(&t);
+    snprintf(f.kb, sizeof(f.kb), "%s/tests/data/kb/zendesk.json",
+             getenv("TR_SOURCE_DIR"));
+    f.routing[0] = '\0';
+    write_file(f.tickets, sizeof(f.tickets), "export.jsonl",
+               "{\"id\": \"1\", \"subject\": \"Printer\", "
+               "\"description\": \"How do I reset my printer?\", "
+               "\"expected\": {\"team\": \"unassigned\", \"priority\": "
+               "\"normal\", \"escalate\": false, \"articles\": "
+               "[\"360010\"], \"language\": \"en\"}}\n");
+    opts_extractive(&o, &f);
+    if (tr_evaltriage_run(t.db, &o, &rep, &err) != TR_OK)
+        fail_msg("%s", tr_error_msg(&err));
+    assert_int_equal(rep.n_articles, 2);
+    assert_string_equal(rep.outcomes[0].ranked[0], "360010");
+    assert_true(rep.metrics.recall_3 > 0.99);
+    tr_evaltriage_report_cleanup(&rep);
+
+    /* The draft article is kept out of the index: not a valid label. */
+    write_file(f.tickets, sizeof(f.tickets), "export.jsonl",
+               "{\"id\": \"1\", \"description\": \"New firmware?\", "
+               "\"expected\": {\"team\": \"unassigned\", \"priority\": "
+               "\"normal\", \"escalate\": true, \"articles\": "
+               "[\"360012\"], \"language\": \"en\"}}\n");
+    assert_int_equal(tr_evaltriage_run(t.db, &o, &rep, &err), TR_E_PARSE);
+    assert_non_null(strstr(tr_error_msg(&err), "export.jsonl:1:"));
+    assert_non_null(strstr(tr_error_msg(&err), "\"360012\""));
+    assert_int_equal(n_tenants(&t), 0);
+    unlink(f.tickets);
+    tr_kb_cache_drop(t.db);
+    tr_pgtest_close(&t);
+}
+
 /* Run the triage binary; stdout and stderr into `out` and `errs`. */
 static int
 run_triage(const char *const *args, char *out, size_t out_len, char *errs,
@@ -438,6 +482,7 @@ static const struct CMUnitTest cases[] = {
     cmocka_unit_test(evaltriage_model_requests_carry_no_personal_data),
     cmocka_unit_test(evaltriage_counts_a_leak_when_stored_text_repeats_it),
     cmocka_unit_test(evaltriage_refused_input_leaves_no_tenant),
+    cmocka_unit_test(evaltriage_help_center_export_is_read_and_drafts_refused),
     cmocka_unit_test(evaltriage_json_report_has_exactly_the_metric_keys),
     cmocka_unit_test(evaltriage_command_reports_usage_and_bad_lines),
 };
