@@ -13,7 +13,7 @@
  * the end, on failure too.  Its ledger entries go with it, which the
  * append-only trigger otherwise forbids: the removal turns the trigger
  * off inside its own transaction, under the table lock that ALTER TABLE
- * takes, so no other session ever sees the ledger without it.  Main
+ * takes, so no other connection ever sees the ledger without it.  Main
  * thread.
  *
  * SPDX-License-Identifier: Apache-2.0
