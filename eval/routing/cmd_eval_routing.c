@@ -31,21 +31,26 @@ static const char eval_routing_help[] =
     "  --oos-mode MODE      threshold (in-scope rows only), class (learn\n"
     "                       out-of-scope as a class too) or auto (both,\n"
     "                       keep the better on val); default class\n"
+    "  --confidence KIND    what the threshold is compared with: prob (the\n"
+    "                       top probability) or margin (top minus second\n"
+    "                       probability); default prob\n"
     "  --holdout FRAC       take val from every 1/FRAC-th train row\n"
     "  --on-val             score val instead of test (for tuning)\n"
     "  --threshold P        use this threshold instead of fitting one\n"
     "  --max-drop F         in-scope accuracy (fraction) the fitted\n"
     "                       threshold may cost on val (default 0.01)\n"
-    "  --epochs N, --eta X, --l2 X, --seed N, --char-min N, --char-max N,\n"
-    "  --min-df N, --char-weight X   training settings\n"
+    "  --epochs N, --avg-epochs N, --eta X, --l2 X, --seed N,\n"
+    "  --char-min N, --char-max N, --word-ngrams N, --min-df N,\n"
+    "  --char-weight X, --oos-weight X\n"
+    "                       training settings (see docs/routing.md)\n"
     "  --json               print one JSON object\n"
     "\n" TR_CLI_COMMON_HELP;
 
 enum {
     OPT_DATASET = 1, OPT_OOS_LABEL, OPT_NO_OOS, OPT_OOS_MODE, OPT_HOLDOUT,
-    OPT_ON_VAL, OPT_THRESHOLD, OPT_EPOCHS, OPT_ETA, OPT_L2, OPT_SEED,
-    OPT_CHAR_MIN, OPT_CHAR_MAX, OPT_MIN_DF, OPT_CHAR_WEIGHT, OPT_MAX_DROP,
-    OPT_JSON
+    OPT_ON_VAL, OPT_THRESHOLD, OPT_EPOCHS, OPT_AVG_EPOCHS, OPT_ETA, OPT_L2,
+    OPT_SEED, OPT_CHAR_MIN, OPT_CHAR_MAX, OPT_WORD_NGRAMS, OPT_MIN_DF,
+    OPT_CHAR_WEIGHT, OPT_OOS_WEIGHT, OPT_MAX_DROP, OPT_JSON, OPT_CONFIDENCE
 };
 
 static const struct option eval_routing_opts[] = {
@@ -57,15 +62,19 @@ static const struct option eval_routing_opts[] = {
     {"on-val", no_argument, NULL, OPT_ON_VAL},
     {"threshold", required_argument, NULL, OPT_THRESHOLD},
     {"epochs", required_argument, NULL, OPT_EPOCHS},
+    {"avg-epochs", required_argument, NULL, OPT_AVG_EPOCHS},
     {"eta", required_argument, NULL, OPT_ETA},
     {"l2", required_argument, NULL, OPT_L2},
     {"seed", required_argument, NULL, OPT_SEED},
     {"char-min", required_argument, NULL, OPT_CHAR_MIN},
     {"char-max", required_argument, NULL, OPT_CHAR_MAX},
+    {"word-ngrams", required_argument, NULL, OPT_WORD_NGRAMS},
     {"min-df", required_argument, NULL, OPT_MIN_DF},
     {"char-weight", required_argument, NULL, OPT_CHAR_WEIGHT},
+    {"oos-weight", required_argument, NULL, OPT_OOS_WEIGHT},
     {"max-drop", required_argument, NULL, OPT_MAX_DROP},
     {"json", no_argument, NULL, OPT_JSON},
+    {"confidence", required_argument, NULL, OPT_CONFIDENCE},
     TR_CLI_COMMON_OPTS,
     {NULL, 0, NULL, 0}
 };
@@ -93,6 +102,18 @@ parse_mode(const char *s, enum tr_evalroute_oos_mode *mode)
     return true;
 }
 
+static bool
+parse_conf(const char *s, enum tr_route_conf *conf)
+{
+    if (strcmp(s, "prob") == 0)
+        *conf = TR_ROUTE_CONF_PROB;
+    else if (strcmp(s, "margin") == 0)
+        *conf = TR_ROUTE_CONF_MARGIN;
+    else
+        return false;
+    return true;
+}
+
 /*
  * Apply one numeric training option.  Returns false when `arg` is not a
  * number; ranges are checked by the trainer, which names the setting.
@@ -109,13 +130,16 @@ apply_number(struct tr_evalroute_opts *o, int opt, const char *arg)
     case OPT_HOLDOUT: o->holdout = v; break;
     case OPT_THRESHOLD: o->threshold = v; break;
     case OPT_EPOCHS: p->epochs = (int)v; break;
+    case OPT_AVG_EPOCHS: p->avg_epochs = (int)v; break;
     case OPT_ETA: p->eta = v; break;
     case OPT_L2: p->l2 = v; break;
     case OPT_SEED: p->seed = (uint32_t)v; break;
     case OPT_CHAR_MIN: p->char_min = (int)v; break;
     case OPT_CHAR_MAX: p->char_max = (int)v; break;
+    case OPT_WORD_NGRAMS: p->word_ngrams = (int)v; break;
     case OPT_MIN_DF: p->min_df = (int)v; break;
     case OPT_CHAR_WEIGHT: p->char_weight = v; break;
+    case OPT_OOS_WEIGHT: p->oos_weight = v; break;
     case OPT_MAX_DROP: o->max_drop = v; break;
     default: return false;
     }
@@ -143,6 +167,11 @@ parse_opts(struct tr_cli *cli, int argc, char **argv,
         else if (opt == OPT_OOS_MODE) {
             if (!parse_mode(optarg, &o->oos_mode))
                 return tr_cli_usage_error(cli, "unknown --oos-mode \"%s\"",
+                                          optarg);
+        } else if (opt == OPT_CONFIDENCE) {
+            if (!parse_conf(optarg, &o->params.confidence))
+                return tr_cli_usage_error(cli,
+                                          "unknown --confidence \"%s\"",
                                           optarg);
         } else if (opt >= OPT_HOLDOUT && opt <= OPT_MAX_DROP) {
             if (!apply_number(o, opt, optarg))

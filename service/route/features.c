@@ -5,9 +5,9 @@
  * Words are maximal runs of ASCII letters and digits and of non-ASCII
  * bytes (so any UTF-8 letter stays inside its word), lower-cased in
  * ASCII.  Each word gives a unigram, each pair of neighbours a bigram,
- * and each word padded with one space on both sides gives its character
- * n-grams, counted in code points so that no n-gram splits a UTF-8
- * sequence.  Everything is hashed to 64 bits; the kind of feature sits in
+ * each run of three a trigram (when asked for), and each word padded
+ * with one space on both sides gives its character n-grams, counted in
+ * code points so that no n-gram splits a UTF-8 sequence.  Everything is hashed to 64 bits; the kind of feature sits in
  * the top two bits so that kinds never collide.  Pure functions, safe
  * from any thread.
  *
@@ -122,7 +122,7 @@ tr_route__hashes(const struct tr_route__fspec *spec, const char *text,
 {
     struct hash_list l = {hashes, n, cap};
     char word[WORD_MAX];
-    uint64_t prev = 0;
+    uint64_t prev = 0, prev2 = 0;
     int have_prev = 0;
     size_t i = 0;
     enum tr_err rc;
@@ -154,12 +154,19 @@ tr_route__hashes(const struct tr_route__fspec *spec, const char *text,
         if (rc == TR_OK && have_prev && spec->word_ngrams >= 2)
             rc = push(&l, with_kind(prev * 0x9e3779b97f4a7c15ULL ^ h,
                                     TR_ROUTE_KIND_WORD2));
+
+        /* Trigrams share the bigram kind; their mixing differs. */
+        if (rc == TR_OK && have_prev > 1 && spec->word_ngrams >= 3)
+            rc = push(&l, with_kind((prev2 * 0xc2b2ae3d27d4eb4fULL
+                                     ^ prev) * 0x9e3779b97f4a7c15ULL ^ h,
+                                    TR_ROUTE_KIND_WORD2));
         if (rc == TR_OK && spec->char_min > 0)
             rc = char_ngrams(spec, word, wlen, &l);
         if (rc != TR_OK)
             return rc;
+        prev2 = prev;
         prev = h;
-        have_prev = 1;
+        have_prev++;
     }
     return TR_OK;
 }

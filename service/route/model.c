@@ -7,7 +7,7 @@
  * Calibration first fits the softmax temperature on the validation rows
  * of known labels by minimising their negative log-likelihood (a golden
  * section search over log T), then sweeps the abstain threshold over the
- * validation rows' top probabilities and keeps the one with the best
+ * validation rows' confidences and keeps the one with the best
  * out-of-scope recall that costs at most a given drop of in-scope
  * accuracy (the lower threshold on ties).
  *
@@ -21,7 +21,7 @@
 
 /* Per validation row: what calibration needs after scoring. */
 struct val_row {
-    double p;                   /* top probability at the temperature */
+    double p;                   /* confidence at the temperature */
     int best;                   /* best class */
     int gold;                   /* class of the label, or -1 */
     bool oos;                   /* labelled out-of-scope */
@@ -57,6 +57,20 @@ score_text(const struct tr_route_model *m, const char *text, size_t len,
     return rc;
 }
 
+double
+tr_route__confidence(const struct tr_route_model *m, const double *probs,
+                     int best)
+{
+    double second = 0;
+
+    if (m->conf != TR_ROUTE_CONF_MARGIN)
+        return probs[best];
+    for (size_t k = 0; k < m->n_classes; k++)
+        if ((int)k != best && probs[k] > second)
+            second = probs[k];
+    return probs[best] - second;
+}
+
 static void
 decide(const struct tr_route_model *m, const double *probs,
        struct tr_route_result *res)
@@ -66,7 +80,8 @@ decide(const struct tr_route_model *m, const double *probs,
     res->best_class = best;
     res->best_label = m->labels[best];
     res->prob = probs[best];
-    res->abstain = best == m->oos_class || probs[best] < m->threshold;
+    res->confidence = tr_route__confidence(m, probs, best);
+    res->abstain = best == m->oos_class || res->confidence < m->threshold;
     res->label = res->abstain ? m->abstain_label : m->labels[best];
 }
 
@@ -165,7 +180,7 @@ cmp_row_p(const void *a, const void *b)
 }
 
 /*
- * Rows sorted by top probability; rejecting the first j of them is the
+ * Rows sorted by confidence; rejecting the first j of them is the
  * threshold between row j - 1 and row j.  Each step moves one group of
  * equal probabilities from accepted to rejected.  The threshold kept is
  * the lowest one with the highest out-of-scope recall among those that
@@ -285,7 +300,7 @@ tr_route_model_calibrate(struct tr_route_model *m,
         tr_route__softmax(scores + i * m->n_classes, m->n_classes,
                           m->temperature, work);
         rows[i].best = argmax(work, m->n_classes);
-        rows[i].p = work[rows[i].best];
+        rows[i].p = tr_route__confidence(m, work, rows[i].best);
     }
     cal->temperature = m->temperature;
     cal->n_val = n_val;

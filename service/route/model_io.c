@@ -5,13 +5,16 @@
  * Layout, every number little-endian whatever the machine:
  *   "TRROUTE1", u32 version, i32 char_min, i32 char_max,
  *   i32 word_ngrams, f32 char_weight, f64 temperature, f64 threshold,
+ *   u32 confidence kind (from version 2 on),
  *   u32 n_classes, i32 oos_class, u64 n_feat,
  *   abstain label and n_classes labels (u32 length, bytes),
  *   u64 keys[n_feat] (strictly increasing), f32 idf[n_feat],
  *   f32 bias[n_classes], f32 w[n_feat * n_classes].
  * The loader checks every length against what is left and every field
  * against its range, so a truncated or altered buffer is refused rather
- * than read out of bounds.
+ * than read out of bounds.  Version 1 buffers, written before the
+ * confidence kind existed, still load: their threshold applies to the
+ * top probability.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -22,7 +25,7 @@
 #include "route_int.h"
 
 #define MAGIC "TRROUTE1"
-#define VERSION 1u
+#define VERSION 2u
 
 struct writer {
     unsigned char *p;
@@ -79,7 +82,7 @@ put_str(struct writer *w, const char *s)
 static size_t
 saved_size(const struct tr_route_model *m)
 {
-    size_t n = 8 + 4 * 5 + 8 * 2 + 4 * 2 + 8;
+    size_t n = 8 + 4 * 5 + 8 * 2 + 4 + 4 * 2 + 8;
 
     n += 4 + strlen(m->abstain_label);
     for (size_t k = 0; k < m->n_classes; k++)
@@ -110,6 +113,7 @@ tr_route_model_save(const struct tr_route_model *m, unsigned char **buf,
     put_f32(&w, m->spec.char_weight);
     put_f64(&w, m->temperature);
     put_f64(&w, m->threshold);
+    put_u32(&w, (uint32_t)m->conf);
     put_u32(&w, (uint32_t)m->n_classes);
     put_u32(&w, (uint32_t)m->oos_class);
     put_u64(&w, m->n_feat);
@@ -212,9 +216,12 @@ static bool
 read_head(struct reader *r, struct tr_route_model *m)
 {
     const unsigned char *magic = take(r, 8);
+    uint32_t version, conf = TR_ROUTE_CONF_PROB;
 
-    if (magic == NULL || memcmp(magic, MAGIC, 8) != 0
-        || get_u32(r) != VERSION)
+    if (magic == NULL || memcmp(magic, MAGIC, 8) != 0)
+        return false;
+    version = get_u32(r);
+    if (version < 1 || version > VERSION)
         return false;
     m->spec.char_min = (int)get_u32(r);
     m->spec.char_max = (int)get_u32(r);
@@ -222,15 +229,18 @@ read_head(struct reader *r, struct tr_route_model *m)
     m->spec.char_weight = get_f32(r);
     m->temperature = get_f64(r);
     m->threshold = get_f64(r);
+    if (version >= 2)
+        conf = get_u32(r);
+    m->conf = (enum tr_route_conf)conf;
     m->n_classes = get_u32(r);
     m->oos_class = (int)get_u32(r);
     m->n_feat = get_u64(r);
-    if (r->bad)
+    if (r->bad || conf > TR_ROUTE_CONF_MARGIN)
         return false;
 
     return m->spec.char_min >= 0 && m->spec.char_max >= m->spec.char_min
            && m->spec.char_max <= 8 && m->spec.word_ngrams >= 1
-           && m->spec.word_ngrams <= 2 && m->spec.char_weight >= 0
+           && m->spec.word_ngrams <= 3 && m->spec.char_weight >= 0
            && m->spec.char_weight <= 1 && m->temperature > 0
            && isfinite(m->temperature) && m->threshold >= 0
            && m->threshold <= 1 && m->n_classes >= 2
@@ -287,7 +297,7 @@ tr_route_model_load(const void *buf, size_t buf_len,
         free(m);
         return TR_ERROR(err, TR_E_PARSE,
                         "buffer of %zu bytes is not a router model of "
-                        "version %u", buf_len, VERSION);
+                        "version 1 to %u", buf_len, VERSION);
     }
     if (!read_arrays(&r, m)) {
         bool bad = r.bad || r.left != 0;

@@ -8,11 +8,13 @@
  * frequency and inverse document frequency and normalised to unit length.
  * A multinomial logistic regression (softmax) over those vectors is
  * trained with AdaGrad and L2 regularisation in a fixed order drawn from
- * a seed, so the same data and parameters give the same model.
+ * a seed, optionally keeping the mean of the last epochs' weights, so the
+ * same data and parameters give the same model.
  *
  * A model carries a temperature that scales its scores before the softmax
- * and a threshold on the top probability under which it abstains; both
- * are fitted on a validation split by tr_route_model_calibrate().  Models
+ * and a threshold on its confidence (the top probability, or its margin
+ * over the second) under which it abstains; both are fitted on a
+ * validation split by tr_route_model_calibrate().  Models
  * serialise to a byte buffer (stored in PostgreSQL) and load back.
  *
  * A trained or loaded model is read-only: any number of threads may call
@@ -38,6 +40,16 @@
 
 struct tr_route_model;
 
+/*
+ * What the abstain threshold is compared with: the calibrated
+ * probability of the best class, or its margin over the second best
+ * (which also abstains when two intents are about as likely).
+ */
+enum tr_route_conf {
+    TR_ROUTE_CONF_PROB = 0,
+    TR_ROUTE_CONF_MARGIN = 1
+};
+
 /* One labelled text.  Both strings are borrowed. */
 struct tr_route_example {
     const char *text;
@@ -53,23 +65,37 @@ struct tr_route_set {
 
 /*
  * Training settings.  Fill with tr_route_params_default() and change what
- * is needed.  `oos_label` names the out-of-scope label of the data (NULL
- * when there is none); with `train_oos` false its rows are left out of
- * training and out-of-scope is only decided by the threshold, with
- * `train_oos` true it is learnt as one more class as well.
+ * is needed; the default of each field is given in brackets (measured on
+ * the CLINC150 validation split, see docs/routing.md).  `oos_label` names
+ * the out-of-scope label of the data (NULL when there is none); with
+ * `train_oos` false its rows are left out of training and out-of-scope
+ * is only decided by the threshold, with `train_oos` true it is learnt
+ * as one more class as well.
  */
 struct tr_route_params {
-    int epochs;                 /* passes over the training rows */
-    double eta;                 /* AdaGrad base step */
-    double l2;                  /* L2 weight per example seen */
-    uint32_t seed;              /* order of the examples */
+    int epochs;                 /* passes over the training rows [12] */
+    int avg_epochs;             /* keep the mean of the weights at the
+                                 * end of the last this many epochs;
+                                 * 1 keeps the final weights [1] */
+    double eta;                 /* AdaGrad base step [0.1] */
+    double l2;                  /* L2 weight per example seen [1e-5] */
+    uint32_t seed;              /* order of the examples [1] */
     int char_min;               /* character n-gram sizes, 0 0 for none */
-    int char_max;
-    int word_ngrams;            /* 1: unigrams, 2: and bigrams */
-    int min_df;                 /* drop character n-grams rarer than this */
-    double char_weight;         /* weight of the character block, 0..1 */
-    const char *oos_label;      /* borrowed */
-    bool train_oos;
+    int char_max;               /* [2 and 5] */
+    int word_ngrams;            /* 1: unigrams, 2: and bigrams, 3: and
+                                 * trigrams [2] */
+    int min_df;                 /* drop character n-grams found in fewer
+                                 * training texts than this [2] */
+    double char_weight;         /* share of the character block in the
+                                 * squared norm, 0..1 [0.5] */
+    const char *oos_label;      /* borrowed [NULL] */
+    bool train_oos;             /* [false] */
+    double oos_weight;          /* loss weight of out-of-scope rows when
+                                 * they are learnt as a class, above 0
+                                 * and at most 100 [1] */
+    enum tr_route_conf confidence;  /* what the threshold is compared
+                                     * with; saved with the model
+                                     * [TR_ROUTE_CONF_PROB] */
 };
 
 /* What tr_route_predict() decided for one text. */
@@ -78,8 +104,11 @@ struct tr_route_result {
     const char *best_label;     /* best label even when abstaining */
     int best_class;             /* index of best_label */
     double prob;                /* calibrated probability of best_label */
-    bool abstain;               /* prob under the threshold, or the
-                                 * best class is the out-of-scope one */
+    double confidence;          /* prob, or prob minus the second best
+                                 * probability, as the model says */
+    bool abstain;               /* confidence under the threshold, or
+                                 * the best class is the out-of-scope
+                                 * one */
 };
 
 /* What tr_route_model_calibrate() fitted and saw. */

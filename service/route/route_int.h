@@ -4,10 +4,10 @@
  *      vocabulary and sparse vectors.
  *
  * A feature is a 64-bit hash whose top two bits say its kind (word
- * unigram, word bigram, character n-gram).  The vocabulary keeps the
- * hashes seen in training, sorted, with their IDF; a feature's row in the
- * weight matrix is its position there.  Weights are stored row by row:
- * w[f * n_classes + k].
+ * unigram, word bigram or trigram, character n-gram).  The vocabulary
+ * keeps the hashes seen in training, sorted, with their IDF; a feature's
+ * row in the weight matrix is its position there.  Weights are stored
+ * row by row: w[f * n_classes + k].
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -21,7 +21,7 @@
 
 /* Kinds of feature, kept in the top two bits of the hash. */
 #define TR_ROUTE_KIND_WORD1 1u
-#define TR_ROUTE_KIND_WORD2 2u
+#define TR_ROUTE_KIND_WORD2 2u     /* bigrams and trigrams */
 #define TR_ROUTE_KIND_CHAR 3u
 #define TR_ROUTE_KIND_SHIFT 62
 
@@ -49,6 +49,7 @@ struct tr_route_model {
     float *bias;                /* n_classes */
     double temperature;
     double threshold;
+    enum tr_route_conf conf;    /* what threshold is compared with */
 };
 
 /* A sparse vector: feature rows and their values. */
@@ -75,6 +76,12 @@ enum tr_err tr_route__hashes(const struct tr_route__fspec *spec,
 enum tr_err tr_route__vectorize(const struct tr_route_model *m,
                                 uint64_t *hashes, size_t n_hashes,
                                 struct tr_route__vec *v);
+
+/*
+ * The confidence of `m` in class `best` given its calibrated `probs`.
+ */
+double tr_route__confidence(const struct tr_route_model *m,
+                            const double *probs, int best);
 
 /*
  * Scores of `v` for every class, then softmax at temperature `t` into

@@ -36,6 +36,7 @@ tr_route_params_default(struct tr_route_params *p)
 {
     memset(p, 0, sizeof(*p));
     p->epochs = 12;
+    p->avg_epochs = 1;
     p->eta = 0.1;
     p->l2 = 1e-5;
     p->seed = 1;
@@ -46,6 +47,8 @@ tr_route_params_default(struct tr_route_params *p)
     p->char_weight = 0.5;
     p->oos_label = NULL;
     p->train_oos = false;
+    p->confidence = TR_ROUTE_CONF_PROB;
+    p->oos_weight = 1.0;
 }
 
 static int
@@ -313,7 +316,8 @@ next_rand(uint64_t *s)
  */
 static void
 step(struct tr_route_model *m, const struct tr_route_params *p,
-     const struct corpus *c, size_t d, float *g2, float *gb2, double *buf)
+     const struct corpus *c, size_t d, float *g2, float *gb2, double *buf,
+     float *gk)
 {
     size_t k_n = m->n_classes;
     struct tr_route__vec v = {
@@ -321,43 +325,76 @@ step(struct tr_route_model *m, const struct tr_route_params *p,
         .val = c->val + c->start[d],
         .n = c->start[d + 1] - c->start[d],
     };
-    double eta = p->eta, l2 = p->l2;
+    double eta = p->eta;
+    float eta_f = (float)p->eta, l2 = (float)p->l2;
 
     tr_route__scores(m, &v, buf);
     tr_route__softmax(buf, k_n, 1.0, buf);
     buf[c->y[d]] -= 1.0;
 
+    /* Out-of-scope rows are few and varied; their weight scales their
+     * whole gradient, as if each were seen that many times. */
+    if (c->y[d] == m->oos_class && p->oos_weight != 1.0)
+        for (size_t k = 0; k < k_n; k++)
+            buf[k] *= p->oos_weight;
+
     for (size_t k = 0; k < k_n; k++) {
         gb2[k] += (float)(buf[k] * buf[k]);
         m->bias[k] -= (float)(eta * buf[k] / (sqrt(gb2[k]) + 1e-8));
     }
+    for (size_t k = 0; k < k_n; k++)
+        gk[k] = (float)buf[k];
     for (size_t i = 0; i < v.n; i++) {
         size_t row = (size_t)v.idx[i] * k_n;
         float *w = m->w + row, *s = g2 + row;
-        double x = v.val[i];
+        float x = v.val[i];
 
+        /* Single precision, one class per lane: the compiler vectorises
+         * this loop and the order of operations stays fixed. */
         for (size_t k = 0; k < k_n; k++) {
-            double g = buf[k] * x + l2 * w[k];
+            float g = gk[k] * x + l2 * w[k];
 
-            s[k] += (float)(g * g);
-            w[k] -= (float)(eta * g / (sqrt(s[k]) + 1e-8));
+            s[k] += g * g;
+            w[k] -= eta_f * g / (sqrtf(s[k]) + 1e-8f);
         }
     }
+}
+
+/*
+ * Fold the weights at the end of an epoch into the running mean `acc`
+ * (bias last), `n` snapshots having been folded in before.
+ */
+static void
+fold_snapshot(const struct tr_route_model *m, float *acc, int n)
+{
+    size_t n_w = m->n_feat * m->n_classes;
+    float keep = (float)n / (float)(n + 1), add = 1.0f / (float)(n + 1);
+
+    for (size_t i = 0; i < n_w; i++)
+        acc[i] = keep * acc[i] + add * m->w[i];
+    for (size_t k = 0; k < m->n_classes; k++)
+        acc[n_w + k] = keep * acc[n_w + k] + add * m->bias[k];
 }
 
 static enum tr_err
 fit(struct tr_route_model *m, const struct tr_route_params *p,
     const struct corpus *c, struct tr_error *err)
 {
-    size_t k_n = m->n_classes, n = c->n_docs;
-    float *g2 = calloc(m->n_feat * k_n, sizeof(*g2));
+    size_t k_n = m->n_classes, n = c->n_docs, n_w = m->n_feat * k_n;
+    float *g2 = calloc(n_w, sizeof(*g2));
     float *gb2 = calloc(k_n, sizeof(*gb2));
     double *buf = calloc(k_n, sizeof(*buf));
+    float *gk = calloc(k_n, sizeof(*gk));
     size_t *order = calloc(n ? n : 1, sizeof(*order));
+    float *acc = NULL;
     uint64_t s = 0x2545f4914f6cdd1dULL ^ ((uint64_t)p->seed << 1);
+    int n_snap = 0;
     enum tr_err rc = TR_OK;
 
-    if (g2 == NULL || gb2 == NULL || buf == NULL || order == NULL) {
+    if (p->avg_epochs > 1)
+        acc = calloc(n_w + k_n, sizeof(*acc));
+    if (g2 == NULL || gb2 == NULL || buf == NULL || gk == NULL
+        || order == NULL || (p->avg_epochs > 1 && acc == NULL)) {
         rc = TR_ERROR(err, TR_E_NOMEM, "out of memory for training");
         goto out;
     }
@@ -372,14 +409,25 @@ fit(struct tr_route_model *m, const struct tr_route_params *p,
             order[j] = t;
         }
         for (size_t i = 0; i < n; i++)
-            step(m, p, c, order[i], g2, gb2, buf);
+            step(m, p, c, order[i], g2, gb2, buf, gk);
+        if (acc != NULL && e >= p->epochs - p->avg_epochs)
+            fold_snapshot(m, acc, n_snap++);
+    }
+
+    /* The mean of the last epochs' weights wanders less than the last
+     * weights alone. */
+    if (acc != NULL) {
+        memcpy(m->w, acc, n_w * sizeof(*acc));
+        memcpy(m->bias, acc + n_w, k_n * sizeof(*acc));
     }
 
 out:
     free(g2);
     free(gb2);
     free(buf);
+    free(gk);
     free(order);
+    free(acc);
     return rc;
 }
 
@@ -389,6 +437,10 @@ check_params(const struct tr_route_params *p, size_t n_rows,
 {
     if (p->epochs < 1 || p->epochs > 1000)
         return TR_ERROR(err, TR_E_INVAL, "epochs must be 1 to 1000");
+    if (p->avg_epochs < 1 || p->avg_epochs > p->epochs)
+        return TR_ERROR(err, TR_E_INVAL,
+                        "averaged epochs must be 1 to the number of "
+                        "epochs");
     if (!(p->eta > 0) || !(p->l2 >= 0))
         return TR_ERROR(err, TR_E_INVAL,
                         "eta must be positive and l2 not negative");
@@ -397,10 +449,18 @@ check_params(const struct tr_route_params *p, size_t n_rows,
         return TR_ERROR(err, TR_E_INVAL,
                         "character n-gram sizes must satisfy "
                         "1 <= min <= max <= 8, or both be 0");
-    if (p->word_ngrams < 1 || p->word_ngrams > 2)
-        return TR_ERROR(err, TR_E_INVAL, "word n-grams must be 1 or 2");
+    if (p->word_ngrams < 1 || p->word_ngrams > 3)
+        return TR_ERROR(err, TR_E_INVAL, "word n-grams must be 1 to 3");
     if (!(p->char_weight >= 0 && p->char_weight <= 1))
         return TR_ERROR(err, TR_E_INVAL, "char weight must be 0 to 1");
+    if (!(p->oos_weight > 0 && p->oos_weight <= 100))
+        return TR_ERROR(err, TR_E_INVAL,
+                        "out-of-scope weight must be above 0 and at most "
+                        "100");
+    if (p->confidence != TR_ROUTE_CONF_PROB
+        && p->confidence != TR_ROUTE_CONF_MARGIN)
+        return TR_ERROR(err, TR_E_INVAL, "unknown confidence kind %d",
+                        (int)p->confidence);
     if (n_rows == 0)
         return TR_ERROR(err, TR_E_INVAL, "no training rows");
     return TR_OK;
@@ -429,6 +489,7 @@ tr_route_train(const struct tr_route_params *p,
     m->spec.char_weight = (float)p->char_weight;
     m->temperature = 1.0;
     m->threshold = 0.0;
+    m->conf = p->confidence;
 
     m->abstain_label = strdup(p->oos_label ? p->oos_label : "oos");
     if (m->abstain_label == NULL) {

@@ -6,4 +6,10 @@ tr_unit_test(route model LIBS tr_route m TIMEOUT 300 CASES
     route_model_buffer_round_trips
     route_training_is_deterministic
     route_bad_input_is_refused
+    route_margin_confidence_abstains_on_close_calls
+    route_default_confidence_is_the_top_probability
+    route_version_1_buffer_still_loads
+    route_oos_weight_raises_out_of_scope_probability
+    route_averaged_weights_learn_and_differ
+    route_word_trigrams_add_features
     route_clinc150_in_scope_accuracy_floor)
