@@ -490,17 +490,23 @@ report_row(const struct phase *ph)
     double s = (double) ph->wall_ns / 1e9;
     double n = ph->n_done > 0 ? (double) ph->n_done : 1;
     long hz = sysconf(_SC_CLK_TCK);
+    double cpu_ms = (double) ph->cpu_ns / 1e6 / n +
+                    (double) ph->pg_ticks * 1000.0 / (double) hz / n;
     char p50[16] = "-", p99[16] = "-";
 
     if (ph->lat_ns != NULL) {
         snprintf(p50, sizeof(p50), "%.2f", lat_ms(ph, 0.50));
         snprintf(p99, sizeof(p99), "%.2f", lat_ms(ph, 0.99));
     }
-    printf("%-7s %7d %7lld %6lld %9.0f %7s %7s %9.3f %9.3f  "
+    /* The last figure is the rate the machine's CPUs would allow if the
+     * benchmark and the cluster had them to themselves. */
+    printf("%-7s %7d %7lld %6lld %9.0f %7s %7s %9.3f %9.3f %9.0f  "
            "%lld/%lld/%lld\n", ph->mode, ph->threads, ph->n_done,
            ph->n_failed, (double) ph->n_done / s, p50, p99,
            (double) ph->cpu_ns / 1e6 / n,
            (double) ph->pg_ticks * 1000.0 / (double) hz / n,
+           cpu_ms > 0 ? 1000.0 * (double) sysconf(_SC_NPROCESSORS_ONLN)
+                            / cpu_ms : 0,
            ph->actions[0], ph->actions[1], ph->actions[2]);
 }
 
@@ -617,7 +623,7 @@ static void
 report_samples(const struct phase *ph, int n_ph)
 {
     printf("\nbackends of the pool, sampled every 5 ms: average number in "
-           "each state\n");
+           "each state (0.01 and more)\n");
     for (int j = 0; j < n_ph; j++) {
         const struct samples *m = &ph[j].smp;
         double n = m->n_sweeps > 0 ? (double) m->n_sweeps : 1;
@@ -625,7 +631,9 @@ report_samples(const struct phase *ph, int n_ph)
         printf("%s %d thr (%lld sweeps):\n", ph[j].mode, ph[j].threads,
                m->n_sweeps);
         for (int i = 0; i < m->n_labels; i++)
-            printf("  %-44s %5.2f\n", m->label[i], (double) m->count[i] / n);
+            if ((double) m->count[i] / n >= 0.005)
+                printf("  %-44s %5.2f\n", m->label[i],
+                       (double) m->count[i] / n);
     }
 }
 
@@ -637,11 +645,11 @@ report(const struct opts *o, struct phase *ph, int n_ph)
     printf("pipeline: extractive drafter, %d tickets per phase (at most "
            "%d s), %ld CPUs\n", o->n_tickets, o->seconds,
            sysconf(_SC_NPROCESSORS_ONLN));
-    printf("%-7s %7s %7s %6s %9s %7s %7s %9s %9s  %s\n", "mode",
+    printf("%-7s %7s %7s %6s %9s %7s %7s %9s %9s %9s  %s\n", "mode",
            "threads", "tickets", "failed", "tickets/s", "p50_ms", "p99_ms",
-           "cpu_bench", "cpu_pg", "escalate/draft/auto_send");
-    printf("%-7s %7s %7s %6s %9s %7s %7s %9s %9s\n", "", "", "", "", "",
-           "", "", "ms/ticket", "ms/ticket");
+           "cpu_bench", "cpu_pg", "cpu_bound", "escalate/draft/auto_send");
+    printf("%-7s %7s %7s %6s %9s %7s %7s %9s %9s %9s\n", "", "", "", "",
+           "", "", "", "ms/ticket", "ms/ticket", "tickets/s");
     for (int i = 0; i < n_ph; i++) {
         report_row(&ph[i]);
         if (ph[i].lat_ns != NULL)
