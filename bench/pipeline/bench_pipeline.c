@@ -227,7 +227,7 @@ sample_add(struct samples *smp, const char *state, const char *wait)
 /* Every 5 ms, the state and wait of each other non-idle client backend
  * of the cluster's superuser, which the pool logs in as before it takes
  * the application role.  The sampler's own connection is an owner's:
- * the application role may not see other sessions' states.  Autocommit,
+ * the application role may not see other connections' states.  Autocommit,
  * so each sweep sees a fresh view. */
 static void *
 sampler_main(void *arg)
@@ -271,7 +271,7 @@ tickets_insert(struct tr_db *db, int64_t tenant, struct bp_rng *rng,
     struct bp_str subject = {0}, body = {0};
     struct tr_db_conn *c = NULL;
     enum tr_err rc = TR_OK;
-    char ext[64], id[24];
+    char ext[64], id[24] = "";
 
     for (int i = 0; i < n && rc == TR_OK; i++) {
         const char *params[3] = {ext, NULL, NULL};

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* A growable string; `cap` is its allocation, at most STR_MAX. */
+/* A growable string; `cap` is its allocation, BP_STR_MAX once used. */
 struct bp_str {
     char *buf;
     size_t len;

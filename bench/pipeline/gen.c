@@ -419,7 +419,7 @@ static const char *const escalations[] = {
     " Your site is down for everyone in our office since this morning.",
     " I think my account was hacked, there are logins I do not know.",
     " We will take you to court over the lost parcels.",
-    " I have already filed a dispute with my card issuer.",
+    " I have already filed a dispute with my credit card company.",
 };
 
 static const char *const off_topic[] = {
