@@ -364,38 +364,78 @@ find_spans(const struct tr_redact *r, const char *text, size_t len,
 }
 
 enum tr_err
-tr_redact_text(const struct tr_redact *r, const char *text, size_t len,
-               char **out, size_t *out_len, struct tr_redact_map **map,
-               struct tr_error *err)
+tr_redact_fields(const struct tr_redact *r, size_t n,
+                 const char *const *texts, const size_t *lens, char **outs,
+                 size_t *out_lens, struct tr_redact_map **map,
+                 struct tr_error *err)
 {
-    struct spans s = {0};
+    static const char empty[] = "";
+    const char *in[TR_REDACT_FIELDS_MAX];
+    size_t in_len[TR_REDACT_FIELDS_MAX];
+    struct tr_redact__texts seen = {in, in_len, n};
+    struct tr_redact_map *m = NULL;
     const char **kinds = NULL;
-    enum tr_err rc;
+    enum tr_err rc = TR_OK;
 
-    *out = NULL;
     *map = NULL;
-    if (len > TR_REDACT_TEXT_MAX)
-        return TR_ERROR(err, TR_E_TOOBIG,
-                        "text of %zu bytes is larger than %u", len,
-                        TR_REDACT_TEXT_MAX);
-    rc = find_spans(r, text ? text : "", text ? len : 0, &s, err);
-    if (rc != TR_OK)
-        goto out;
+    for (size_t i = 0; i < n && i < TR_REDACT_FIELDS_MAX; i++)
+        outs[i] = NULL;
+    if (n > TR_REDACT_FIELDS_MAX)
+        return TR_ERROR(err, TR_E_INVAL, "%zu fields are more than %d", n,
+                        TR_REDACT_FIELDS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        in[i] = texts[i] != NULL ? texts[i] : empty;
+        in_len[i] = texts[i] != NULL ? lens[i] : 0;
+        if (in_len[i] > TR_REDACT_TEXT_MAX)
+            return TR_ERROR(err, TR_E_TOOBIG,
+                            "text of %zu bytes is larger than %u",
+                            in_len[i], TR_REDACT_TEXT_MAX);
+    }
 
+    m = tr_redact__map_new();
     kinds = malloc(r->n_dets * sizeof(*kinds));
-    if (kinds == NULL) {
+    if (m == NULL || kinds == NULL) {
         rc = TR_ERROR(err, TR_E_NOMEM, "out of memory for redaction");
         goto out;
     }
     for (size_t i = 0; i < r->n_dets; i++)
         kinds[i] = r->dets[i].kind;
-    rc = tr_redact__apply(text ? text : "", text ? len : 0, s.v, s.n, kinds,
-                          out, out_len, map);
-    if (rc != TR_OK)
-        TR_ERROR(err, rc, "out of memory for redaction");
+
+    /* A failure in any field frees every output below, so that a
+     * pattern over its limits never lets one field through unredacted. */
+    for (size_t i = 0; i < n && rc == TR_OK; i++) {
+        struct spans s = {0};
+
+        rc = find_spans(r, in[i], in_len[i], &s, err);
+        if (rc == TR_OK) {
+            rc = tr_redact__apply(m, &seen, in[i], in_len[i], s.v, s.n,
+                                  kinds, &outs[i], &out_lens[i]);
+            if (rc != TR_OK)
+                TR_ERROR(err, rc, "out of memory for redaction");
+        }
+        free(s.v);
+    }
 
 out:
     free(kinds);
-    free(s.v);
-    return rc;
+    if (rc != TR_OK) {
+        for (size_t i = 0; i < n; i++) {
+            if (outs[i] != NULL)
+                explicit_bzero(outs[i], out_lens[i]);
+            free(outs[i]);
+            outs[i] = NULL;
+        }
+        tr_redact_map_free(m);
+        return rc;
+    }
+    *map = m;
+    return TR_OK;
+}
+
+enum tr_err
+tr_redact_text(const struct tr_redact *r, const char *text, size_t len,
+               char **out, size_t *out_len, struct tr_redact_map **map,
+               struct tr_error *err)
+{
+    return tr_redact_fields(r, 1, &text, &len, out, out_len, map, err);
 }

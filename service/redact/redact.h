@@ -40,6 +40,9 @@
 /* Longest text that is redacted, in bytes. */
 #define TR_REDACT_TEXT_MAX (4u * 1024 * 1024)
 
+/* Most fields redacted together by tr_redact_fields(). */
+#define TR_REDACT_FIELDS_MAX 8
+
 /* Longest tenant pattern name, in bytes. */
 #define TR_REDACT_NAME_MAX 32
 
@@ -86,6 +89,24 @@ enum tr_err tr_redact_text(const struct tr_redact *r, const char *text,
                            size_t len, char **out, size_t *out_len,
                            struct tr_redact_map **map,
                            struct tr_error *err);
+
+/*
+ * Redact the `n` fields of one message (a ticket's subject and body)
+ * with one map: a value found in two fields gets the same placeholder in
+ * both, two values never share one, and no new placeholder equals text
+ * that occurs literally in any field.  Field i is texts[i] of lens[i]
+ * bytes (NULL counts as empty); outs[i] and out_lens[i] receive it
+ * redacted.  On success the caller owns every outs[i] (free()) and *map
+ * (tr_redact_map_free()); on failure nothing is returned.  Errors as
+ * tr_redact_text(), and TR_E_INVAL past TR_REDACT_FIELDS_MAX fields.  A
+ * pattern over its limits in any field fails the whole call, so no field
+ * is passed on unredacted.  Thread-safe on a shared redactor.
+ */
+enum tr_err tr_redact_fields(const struct tr_redact *r, size_t n,
+                             const char *const *texts, const size_t *lens,
+                             char **outs, size_t *out_lens,
+                             struct tr_redact_map **map,
+                             struct tr_error *err);
 
 /*
  * Replace every placeholder of `map` found in `len` bytes of `text` with

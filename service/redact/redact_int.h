@@ -45,15 +45,29 @@ struct tr_redact__span {
     int rank;                   /* lower is more specific */
 };
 
+/* The texts whose literal contents new placeholders must not equal. */
+struct tr_redact__texts {
+    const char *const *texts;
+    const size_t *lens;
+    size_t n;
+};
+
+/* An empty map, or NULL when out of memory. */
+struct tr_redact_map *tr_redact__map_new(void);
+
 /*
  * Write `text` with the `n` spans of `v` (sorted, not overlapping)
- * replaced by placeholders named after kinds[v[i].det], and the map of
- * them.  The caller owns *out (free()) and *map
- * (tr_redact_map_free()).  Returns TR_E_NOMEM.
+ * replaced by placeholders named after kinds[v[i].det], adding the new
+ * findings to `map` (a value already in it keeps its placeholder).  A
+ * new placeholder never occurs literally in any text of `seen`.  The
+ * caller owns *out (free()).  Returns TR_E_NOMEM; `map` may then hold
+ * some of the new entries.
  */
-enum tr_err tr_redact__apply(const char *text, size_t len,
+enum tr_err tr_redact__apply(struct tr_redact_map *map,
+                             const struct tr_redact__texts *seen,
+                             const char *text, size_t len,
                              const struct tr_redact__span *v, size_t n,
                              const char *const *kinds, char **out,
-                             size_t *out_len, struct tr_redact_map **map);
+                             size_t *out_len);
 
 #endif /* TR_REDACT_INT_H */

@@ -80,13 +80,34 @@ count_kind(const struct tr_redact_map *map, const char *kind)
     return n;
 }
 
+/* Whether `ph` occurs in one of the texts of `seen`. */
+static bool
+seen_in(const struct tr_redact__texts *seen, const char *ph, size_t n)
+{
+    for (size_t i = 0; i < seen->n; i++)
+        if (memmem(seen->texts[i], seen->lens[i], ph, n) != NULL)
+            return true;
+    return false;
+}
+
+/* Whether the map already hands out placeholder `ph`. */
+static bool
+in_map(const struct tr_redact_map *map, const char *ph)
+{
+    for (size_t i = 0; i < map->n; i++)
+        if (strcmp(map->e[i].placeholder, ph) == 0)
+            return true;
+    return false;
+}
+
 /*
  * A new entry numbered after the entries of its kind, skipping numbers
  * whose placeholder already occurs in the input, so that restoring can
- * never turn a customer's own "[EMAIL_1]" into somebody's address.
+ * never turn a customer's own "[EMAIL_1]" into somebody's address, and
+ * numbers an earlier entry took after such a skip.
  */
 static const struct entry *
-add_entry(struct tr_redact_map *map, const char *text, size_t len,
+add_entry(struct tr_redact_map *map, const struct tr_redact__texts *seen,
           const char *kind, const char *s, size_t n)
 {
     char ph[PLACEHOLDER_MAX];
@@ -96,7 +117,7 @@ add_entry(struct tr_redact_map *map, const char *text, size_t len,
 
     for (;; num++) {
         w = snprintf(ph, sizeof(ph), "[%s_%zu]", kind, num);
-        if (memmem(text, len, ph, (size_t)w) == NULL)
+        if (!seen_in(seen, ph, (size_t)w) && !in_map(map, ph))
             break;
     }
     if (map->n == map->cap) {
@@ -128,19 +149,22 @@ add_entry(struct tr_redact_map *map, const char *text, size_t len,
     return e;
 }
 
-enum tr_err
-tr_redact__apply(const char *text, size_t len,
-                 const struct tr_redact__span *v, size_t n,
-                 const char *const *kinds, char **out, size_t *out_len,
-                 struct tr_redact_map **map)
+struct tr_redact_map *
+tr_redact__map_new(void)
 {
-    struct tr_redact_map *m = calloc(1, sizeof(*m));
+    return calloc(1, sizeof(struct tr_redact_map));
+}
+
+enum tr_err
+tr_redact__apply(struct tr_redact_map *m, const struct tr_redact__texts *seen,
+                 const char *text, size_t len,
+                 const struct tr_redact__span *v, size_t n,
+                 const char *const *kinds, char **out, size_t *out_len)
+{
     struct tr_buf b;
     size_t at = 0;
     enum tr_err rc = TR_OK;
 
-    if (m == NULL)
-        return TR_E_NOMEM;
     tr_buf_init(&b, len + n * PLACEHOLDER_MAX + 1);
     for (size_t i = 0; i < n && rc == TR_OK; i++) {
         const char *kind = kinds[v[i].det];
@@ -148,7 +172,7 @@ tr_redact__apply(const char *text, size_t len,
         const struct entry *e = find_original(m, kind, s, v[i].len);
 
         if (e == NULL)
-            e = add_entry(m, text, len, kind, s, v[i].len);
+            e = add_entry(m, seen, kind, s, v[i].len);
         if (e == NULL) {
             rc = TR_E_NOMEM;
             break;
@@ -164,17 +188,11 @@ tr_redact__apply(const char *text, size_t len,
         if (b.data != NULL)
             explicit_bzero(b.data, b.cap);
         tr_buf_cleanup(&b);
-        tr_redact_map_free(m);
         return TR_E_NOMEM;
     }
     *out_len = b.len;
     *out = tr_buf_steal(&b);
-    if (*out == NULL) {
-        tr_redact_map_free(m);
-        return TR_E_NOMEM;
-    }
-    *map = m;
-    return TR_OK;
+    return *out == NULL ? TR_E_NOMEM : TR_OK;
 }
 
 static const struct entry *

@@ -11,4 +11,5 @@ tr_unit_test(redact text LIBS tr_redact CASES
     redact_bad_tenant_patterns_are_refused_clearly
     redact_overlaps_keep_the_longest
     redact_text_without_personal_data_is_unchanged
-    redact_invalid_utf8_around_values_is_safe)
+    redact_invalid_utf8_around_values_is_safe
+    redact_fields_share_one_map)

@@ -284,6 +284,50 @@ redact_invalid_utf8_around_values_is_safe(void **state)
     tr_redact_free(r);
 }
 
+/*
+ * Fields of one message share a map: a value in two fields is one
+ * placeholder, different values never share one, and a placeholder that
+ * one field holds literally is not given to a value of another.
+ */
+static void
+redact_fields_share_one_map(void **state)
+{
+    const char *in[3] = {"Mail [EMAIL_1] or ann@example.com",
+                         "ann@example.com, bob@example.org, ann@example.com",
+                         NULL};
+    size_t len[3] = {strlen(in[0]), strlen(in[1]), 0};
+    struct tr_redact *r = make(NULL, 0);
+    struct tr_redact_map *map = NULL;
+    char *out[3], *back = NULL;
+    size_t out_len[3], back_len;
+
+    (void)state;
+    assert_int_equal(tr_redact_fields(r, 3, in, len, out, out_len, &map,
+                                      NULL), TR_OK);
+    assert_string_equal(out[0], "Mail [EMAIL_1] or [EMAIL_2]");
+    assert_string_equal(out[1], "[EMAIL_2], [EMAIL_3], [EMAIL_2]");
+    assert_string_equal(out[2], "");
+    assert_int_equal(tr_redact_map_count(map), 2);
+    assert_int_equal(tr_redact_restore(map, out[1], out_len[1], &back,
+                                       &back_len, NULL), TR_OK);
+    assert_string_equal(back, in[1]);
+    free(back);
+    for (int i = 0; i < 3; i++)
+        free(out[i]);
+    tr_redact_map_free(map);
+
+    /* One field alone: the number skipped for the literal is not handed
+     * out twice. */
+    expect(r, "[EMAIL_1] a@example.com b@example.com",
+           "[EMAIL_1] [EMAIL_2] [EMAIL_3]");
+
+    assert_int_equal(tr_redact_fields(r, TR_REDACT_FIELDS_MAX + 1, in, len,
+                                      out, out_len, &map, NULL),
+                     TR_E_INVAL);
+    assert_null(map);
+    tr_redact_free(r);
+}
+
 static const struct CMUnitTest cases[] = {
     cmocka_unit_test(redact_cards_need_a_valid_luhn_digit),
     cmocka_unit_test(redact_iban_needs_valid_check_digits),
@@ -298,6 +342,7 @@ static const struct CMUnitTest cases[] = {
     cmocka_unit_test(redact_overlaps_keep_the_longest),
     cmocka_unit_test(redact_text_without_personal_data_is_unchanged),
     cmocka_unit_test(redact_invalid_utf8_around_values_is_safe),
+    cmocka_unit_test(redact_fields_share_one_map),
 };
 
 TR_TEST_MAIN(cases)
