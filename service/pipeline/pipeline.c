@@ -146,8 +146,8 @@ run_cleanup(struct tr_pipeline__run *r)
     free(r->subject_red);
     free(r->body_red);
     free(r->text_red);
-    tr_redact_map_free(r->map_subject);
-    tr_redact_map_free(r->map_body);
+    tr_redact_map_free(r->map);
+    tr_redact_free(r->redact_own);
     tr_kb_searcher_release(r->searcher);
     tr_policy_decision_cleanup(&r->dec);
     tr_policy_config_free(r->cfg);
@@ -190,18 +190,51 @@ ticket_load(struct tr_db *db, struct tr_pipeline__run *r,
 }
 
 /*
+ * The tenant's routing configuration (the default one when it has none),
+ * and a redactor of its own when it defines kinds of personal data.
+ * Patterns were compiled once when the configuration was set, so a
+ * failure here is rare (out of memory) but still stops the run: the text
+ * must not go on with a tenant's kind left unredacted.
+ */
+static enum tr_err
+ticket_config(struct tr_db *db, struct tr_pipeline__run *r,
+              struct tr_error *err)
+{
+    const struct tr_redact_pattern *pats;
+    size_t n;
+    enum tr_err rc;
+
+    rc = tr_policy_config_fetch(db, r->tenant_id, &r->cfg, err);
+    if (rc == TR_E_NOTFOUND)
+        rc = tr_policy_config_default(&r->cfg, err);
+    if (rc != TR_OK)
+        return rc;
+    n = tr_policy_config_redact_patterns(r->cfg, &pats);
+    if (n > 0)
+        rc = tr_redact_new(pats, n, &r->redact_own, err);
+    return rc;
+}
+
+/*
  * Step 2: the language of the original text, then the redacted texts.
- * A redaction that cannot run stops the run: the text must not reach a
- * model or the search unredacted.
+ * Subject and body share one map, so a value in both is one placeholder
+ * and no placeholder stands for two values.  A redaction that cannot run
+ * stops the run: the text must not reach a model or the search
+ * unredacted.
  */
 static enum tr_err
 ticket_redact(struct tr_pipeline *p, struct tr_pipeline__run *r,
               struct tr_error *err)
 {
-    size_t n_sub, n_body, len;
+    const struct tr_redact *red = r->redact_own != NULL ? r->redact_own
+                                                        : p->redact;
+    const char *in[2] = {r->subject, r->body};
+    size_t in_len[2] = {strlen(r->subject), strlen(r->body)};
+    char *out[2];
+    size_t out_len[2], len;
     enum tr_err rc;
 
-    len = strlen(r->subject) + strlen(r->body) + 2;
+    len = in_len[0] + in_len[1] + 2;
     r->text_red = malloc(len);
     if (r->text_red == NULL)
         return TR_ERROR(err, TR_E_NOMEM, "out of memory");
@@ -213,15 +246,13 @@ ticket_redact(struct tr_pipeline *p, struct tr_pipeline__run *r,
     if (rc != TR_OK)
         return rc;
 
-    rc = tr_redact_text(p->redact, r->subject, strlen(r->subject),
-                        &r->subject_red, &n_sub, &r->map_subject, err);
-    if (rc == TR_OK)
-        rc = tr_redact_text(p->redact, r->body, strlen(r->body),
-                            &r->body_red, &n_body, &r->map_body, err);
+    rc = tr_redact_fields(red, 2, in, in_len, out, out_len, &r->map, err);
     if (rc != TR_OK)
         return rc;
+    r->subject_red = out[0];
+    r->body_red = out[1];
 
-    len = n_sub + n_body + 3;
+    len = out_len[0] + out_len[1] + 3;
     r->text_red = malloc(len);
     if (r->text_red == NULL)
         return TR_ERROR(err, TR_E_NOMEM, "out of memory");
@@ -230,7 +261,7 @@ ticket_redact(struct tr_pipeline *p, struct tr_pipeline__run *r,
     return TR_OK;
 }
 
-/* Step 4: the tenant's configuration and model, then the routing. */
+/* Step 4: the tenant's classifier, then the routing. */
 static enum tr_err
 ticket_route(struct tr_db *db, struct tr_pipeline__run *r,
              struct tr_error *err)
@@ -238,11 +269,6 @@ ticket_route(struct tr_db *db, struct tr_pipeline__run *r,
     struct tr_policy_evidence ev[TR_PIPELINE_K_MAX];
     enum tr_err rc;
 
-    rc = tr_policy_config_fetch(db, r->tenant_id, &r->cfg, err);
-    if (rc == TR_E_NOTFOUND)
-        rc = tr_policy_config_default(&r->cfg, err);
-    if (rc != TR_OK)
-        return rc;
     rc = tr_policy_model_fetch(db, r->tenant_id, &r->model, NULL, err);
     if (rc == TR_E_NOTFOUND)
         rc = TR_OK;
@@ -332,6 +358,8 @@ tr_pipeline_run(struct tr_pipeline *p, struct tr_db *db, int64_t tenant_id,
      * steps split language from redaction and decision, draft and
      * grounding from one another). */
     rc = ticket_load(db, r, err);
+    if (rc == TR_OK)
+        rc = ticket_config(db, r, err);
     tr_pipeline__lap(r, TR_PIPELINE_STEP_LOAD);
     if (rc == TR_OK)
         rc = ticket_redact(p, r, err);

@@ -50,8 +50,8 @@ struct tr_pipeline__run {
     char *subject_red;
     char *body_red;
     char *text_red;             /* subject and body, for search and draft */
-    struct tr_redact_map *map_subject;
-    struct tr_redact_map *map_body;
+    struct tr_redact_map *map;  /* one for subject and body */
+    struct tr_redact *redact_own;   /* with the tenant's patterns */
     struct tr_lang_result lang;
 
     /* retrieval; hits borrow from the searcher, held until cleanup */

@@ -140,7 +140,6 @@ out:
 static cJSON *
 redaction_json(const struct tr_pipeline__run *r)
 {
-    const struct tr_redact_map *maps[2] = {r->map_subject, r->map_body};
     cJSON *o = cJSON_CreateObject(), *kinds = cJSON_CreateObject();
     size_t total = 0;
 
@@ -149,17 +148,16 @@ redaction_json(const struct tr_pipeline__run *r)
         cJSON_Delete(kinds);
         return NULL;
     }
-    for (int m = 0; m < 2; m++)
-        for (size_t i = 0; i < tr_redact_map_count(maps[m]); i++) {
-            const char *kind = tr_redact_map_kind(maps[m], i);
-            cJSON *n = cJSON_GetObjectItemCaseSensitive(kinds, kind);
+    for (size_t i = 0; i < tr_redact_map_count(r->map); i++) {
+        const char *kind = tr_redact_map_kind(r->map, i);
+        cJSON *n = cJSON_GetObjectItemCaseSensitive(kinds, kind);
 
-            if (n != NULL)
-                cJSON_SetNumberValue(n, n->valuedouble + 1);
-            else
-                cJSON_AddNumberToObject(kinds, kind, 1);
-            total++;
-        }
+        if (n != NULL)
+            cJSON_SetNumberValue(n, n->valuedouble + 1);
+        else
+            cJSON_AddNumberToObject(kinds, kind, 1);
+        total++;
+    }
     cJSON_AddNumberToObject(o, "count", (double) total);
     cJSON_AddItemToObject(o, "kinds", kinds);
     return o;
@@ -346,8 +344,7 @@ static void
 result_fill(const struct tr_pipeline__run *r, int64_t draft_id, int64_t seq,
             struct tr_pipeline_result *res)
 {
-    size_t n = tr_redact_map_count(r->map_subject) +
-               tr_redact_map_count(r->map_body);
+    size_t n = tr_redact_map_count(r->map);
 
     res->draft_id = draft_id;
     res->ledger_seq = seq;

@@ -644,6 +644,70 @@ parse_escalation(struct ctx *c, const cJSON *root)
                           "escalation.priority");
 }
 
+/*
+ * The "redaction" object: the tenant's own kinds of personal data, each
+ * a name (the placeholder's kind) and a PCRE2 pattern.  They are
+ * compiled here once with the built-in detectors, so that a bad pattern
+ * is refused when the configuration is set, not when a ticket arrives.
+ */
+static enum tr_err
+parse_redaction(struct ctx *c, const cJSON *root)
+{
+    static const char *const keys[] = {"patterns", NULL};
+    static const char *const pkeys[] = {"name", "pattern", NULL};
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "redaction");
+    const cJSON *arr, *it;
+    struct tr_redact *r = NULL;
+    struct tr_error why = {0};
+    char path[64];
+    size_t n, i = 0;
+    enum tr_err rc;
+
+    if (v == NULL)
+        return TR_OK;
+    if (!cJSON_IsObject(v))
+        return bad(c, "redaction", "must be an object");
+    if ((rc = check_keys(c, v, "redaction", keys)) != TR_OK)
+        return rc;
+    arr = cJSON_GetObjectItemCaseSensitive(v, "patterns");
+    if (arr == NULL)
+        return TR_OK;
+    if (!cJSON_IsArray(arr))
+        return bad(c, "redaction.patterns", "must be an array");
+    n = (size_t)cJSON_GetArraySize(arr);
+    if (n > TR_REDACT_PATTERNS_MAX)
+        return bad(c, "redaction.patterns", "has %zu patterns, more than %d",
+                   n, TR_REDACT_PATTERNS_MAX);
+    c->cfg->redact = tr_arena_alloc(c->arena,
+                                    (n + 1) * sizeof(*c->cfg->redact));
+    if (c->cfg->redact == NULL)
+        return nomem(c);
+
+    cJSON_ArrayForEach(it, arr) {
+        struct tr_redact_pattern *p = &c->cfg->redact[i];
+
+        snprintf(path, sizeof(path), "redaction.patterns[%zu]", i);
+        if (!cJSON_IsObject(it))
+            return bad(c, path, "must be an object");
+        if ((rc = check_keys(c, it, path, pkeys)) != TR_OK ||
+            (rc = get_string(c, it, "name", path, true, true, &p->name))
+                != TR_OK ||
+            (rc = get_string(c, it, "pattern", path, true, false,
+                             &p->regex)) != TR_OK)
+            return rc;
+        i++;
+    }
+    c->cfg->n_redact = n;
+
+    rc = tr_redact_new(c->cfg->redact, n, &r, &why);
+    tr_redact_free(r);
+    if (rc == TR_E_NOMEM)
+        return nomem(c);
+    if (rc != TR_OK)
+        return bad(c, "redaction.patterns", "%s", tr_error_msg(&why));
+    return TR_OK;
+}
+
 /* The "injection" object: the detector on tickets and on passages. */
 static enum tr_err
 parse_injection(struct ctx *c, const cJSON *root)
@@ -775,7 +839,7 @@ parse_root(struct ctx *c, const cJSON *root)
     static const char *const keys[] = {
         "version", "teams", "default_team", "priorities",
         "default_priority", "rules", "sections", "intents", "escalation",
-        "injection", "thresholds", "auto_send", NULL
+        "redaction", "injection", "thresholds", "auto_send", NULL
     };
 
     struct tr_policy_config *cfg = c->cfg;
@@ -805,6 +869,7 @@ parse_root(struct ctx *c, const cJSON *root)
         (rc = parse_map(c, root, "intents", &cfg->intents,
                         &cfg->n_intents)) != TR_OK ||
         (rc = parse_escalation(c, root)) != TR_OK ||
+        (rc = parse_redaction(c, root)) != TR_OK ||
         (rc = parse_injection(c, root)) != TR_OK ||
         (rc = parse_thresholds(c, root)) != TR_OK)
         return rc;
@@ -946,6 +1011,14 @@ size_t
 tr_policy_config_n_escalations(const struct tr_policy_config *cfg)
 {
     return cfg->n_escalations;
+}
+
+size_t
+tr_policy_config_redact_patterns(const struct tr_policy_config *cfg,
+                                 const struct tr_redact_pattern **out)
+{
+    *out = cfg->n_redact > 0 ? cfg->redact : NULL;
+    return cfg->n_redact;
 }
 
 void

@@ -102,6 +102,15 @@ size_t tr_policy_config_n_rules(const struct tr_policy_config *cfg);
 size_t tr_policy_config_n_escalations(const struct tr_policy_config *cfg);
 
 /*
+ * The tenant's own kinds of personal data ("redaction.patterns"), for
+ * tr_redact_new(): *out receives the array (borrowed from `cfg`, NULL
+ * when there is none) and the count is returned.
+ */
+struct tr_redact_pattern;
+size_t tr_policy_config_redact_patterns(const struct tr_policy_config *cfg,
+                                        const struct tr_redact_pattern **out);
+
+/*
  * Free `cfg`.  NULL is a no-op.
  */
 void tr_policy_config_free(struct tr_policy_config *cfg);

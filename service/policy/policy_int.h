@@ -14,6 +14,7 @@
 
 #include "mem.h"
 #include "policy.h"
+#include "redact.h"
 
 /* Which parts of a ticket a pattern looks at. */
 #define TR_POLICY__SUBJECT 0x1
@@ -90,6 +91,9 @@ struct tr_policy_config {
     struct tr_policy__rule *escalations;
     size_t n_escalations;
     const char *escalation_priority;    /* NULL: unchanged */
+
+    struct tr_redact_pattern *redact;   /* tenant personal-data kinds */
+    size_t n_redact;
 
     bool injection;             /* detector on */
     bool injection_passages;    /* also on evidence texts */

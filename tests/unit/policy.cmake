@@ -3,7 +3,8 @@ tr_unit_test(policy config LIBS tr_policy TIMEOUT 60 CASES
     policy_config_default_is_safe
     policy_config_errors_name_the_field
     policy_config_bad_regex_quotes_pattern
-    policy_config_file_errors_name_the_file)
+    policy_config_file_errors_name_the_file
+    policy_config_redaction_patterns_are_kept)
 tr_unit_test(policy route LIBS tr_policy PkgConfig::CJSON TIMEOUT 120 CASES
     policy_rule_routes_to_team
     policy_escalation_fires_across_languages

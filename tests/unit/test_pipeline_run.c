@@ -470,6 +470,51 @@ pipeline_model_failure_falls_back_or_escalates(void **state)
     teardown(&f);
 }
 
+/*
+ * A tenant's own kind of personal data is redacted like the built-in
+ * ones, and subject and body share one map: the address written in both
+ * is one placeholder, the second address another.
+ */
+static void
+pipeline_tenant_patterns_and_one_map_for_subject_and_body(void **state)
+{
+    struct fixture f;
+    struct fm_fx fx;
+    struct tr_pipeline *p;
+    struct tr_pipeline_result res;
+    struct tr_error err = {0};
+    char *rec;
+    int64_t tid;
+
+    setup(&f, true);
+    config_set(&f, "{\"thresholds\": {\"retrieval_min_score\": 0.01},"
+                   " \"redaction\": {\"patterns\": [{\"name\": "
+                   "\"ORDER\", \"pattern\": \"\\\\bPO-[0-9]{6}\\\\b\"}]}}");
+    fm_start(&fx, 64);
+    p = pipeline_model(&fx, true);
+    tid = ticket_add(&f, "9010",
+                     "Refund for PO-123456 (jane.doe@example.com)",
+                     "Hello, I want a refund for order PO-123456. Reply to "
+                     "jane.doe@example.com, copy to finance@example.org.");
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_int_equal(res.n_redacted, 3);
+
+    rec = fm_record(&fx);
+    assert_non_null(rec);
+    assert_int_equal(fm_count(rec, "PO-123456"), 0);
+    assert_int_equal(fm_count(rec, "jane.doe"), 0);
+    assert_int_equal(fm_count(rec, "finance@"), 0);
+    assert_true(fm_count(rec, "[ORDER_1]") >= 2);
+    assert_true(fm_count(rec, "[EMAIL_1]") >= 2);
+    assert_true(fm_count(rec, "[EMAIL_2]") >= 1);
+    assert_int_equal(fm_count(rec, "[EMAIL_3]"), 0);
+    free(rec);
+    tr_pipeline_free(p);
+    fm_stop(&fx);
+    teardown(&f);
+}
+
 static const struct CMUnitTest cases[] = {
     cmocka_unit_test(pipeline_drafts_a_cited_reply_without_personal_data),
     cmocka_unit_test(pipeline_replay_gives_the_hashed_input),
@@ -479,6 +524,8 @@ static const struct CMUnitTest cases[] = {
     cmocka_unit_test(pipeline_auto_send_enqueues_the_post_back),
     cmocka_unit_test(pipeline_model_receives_only_redacted_text),
     cmocka_unit_test(pipeline_model_failure_falls_back_or_escalates),
+    cmocka_unit_test(
+        pipeline_tenant_patterns_and_one_map_for_subject_and_body),
 };
 
 TR_TEST_MAIN(cases)

@@ -14,6 +14,7 @@
 #include "tr_test.h"
 
 #include "policy.h"
+#include "redact.h"
 
 static void
 data_path(char *buf, size_t len, const char *name)
@@ -124,6 +125,21 @@ policy_config_errors_name_the_field(void **state)
         {"{\"version\": 2}", TR_E_CONF, "field \"version\": must be 1"},
         {"{\"auto_send\": {\"enabled\": false, \"enabled\": true}}",
          TR_E_CONF, "field \"auto_send.enabled\": appears twice"},
+        {"{\"redaction\": {\"patterns\": [{\"name\": \"EMAIL\", "
+         "\"pattern\": \"x+\"}]}}",
+         TR_E_CONF, "field \"redaction.patterns\": "},
+        {"{\"redaction\": {\"patterns\": [{\"name\": \"ORDER\", "
+         "\"pattern\": \"PO-(\"}]}}",
+         TR_E_CONF, "field \"redaction.patterns\": "},
+        {"{\"redaction\": {\"patterns\": [{\"name\": \"ORDER\"}]}}",
+         TR_E_CONF, "field \"redaction.patterns[0].pattern\": is required"},
+        {"{\"redaction\": {\"patterns\": [{\"name\": \"ORDER\", "
+         "\"pattern\": \"x\", \"flags\": \"i\"}]}}",
+         TR_E_CONF, "field \"redaction.patterns[0].flags\": unknown field"},
+        {"{\"redaction\": {\"patterns\": {}}}",
+         TR_E_CONF, "field \"redaction.patterns\": must be an array"},
+        {"{\"redaction\": []}",
+         TR_E_CONF, "field \"redaction\": must be an object"},
         {"[1, 2]", TR_E_CONF, "must be a JSON object"},
         {"{\"teams\": [", TR_E_PARSE, "not valid JSON"},
     };
@@ -203,12 +219,40 @@ policy_config_file_errors_name_the_file(void **state)
                                     "string"));
 }
 
+/* Tenant kinds of personal data come back for the redactor. */
+static void
+policy_config_redaction_patterns_are_kept(void **state)
+{
+    static const char json[] =
+        "{\"redaction\": {\"patterns\": ["
+        "{\"name\": \"ORDER\", \"pattern\": \"\\\\bPO-[0-9]{6}\\\\b\"},"
+        "{\"name\": \"badge\", \"pattern\": \"B[0-9]{4}\"}]}}";
+    const struct tr_redact_pattern *p = NULL;
+    struct tr_policy_config *cfg = NULL;
+    struct tr_error err = {0};
+
+    (void)state;
+    assert_int_equal(tr_policy_config_parse(json, strlen(json), &cfg, &err),
+                     TR_OK);
+    assert_int_equal(tr_policy_config_redact_patterns(cfg, &p), 2);
+    assert_string_equal(p[0].name, "ORDER");
+    assert_string_equal(p[0].regex, "\\bPO-[0-9]{6}\\b");
+    assert_string_equal(p[1].name, "badge");
+    tr_policy_config_free(cfg);
+
+    assert_int_equal(tr_policy_config_default(&cfg, &err), TR_OK);
+    assert_int_equal(tr_policy_config_redact_patterns(cfg, &p), 0);
+    assert_null(p);
+    tr_policy_config_free(cfg);
+}
+
 static const struct CMUnitTest cases[] = {
     cmocka_unit_test(policy_config_example_loads),
     cmocka_unit_test(policy_config_default_is_safe),
     cmocka_unit_test(policy_config_errors_name_the_field),
     cmocka_unit_test(policy_config_bad_regex_quotes_pattern),
     cmocka_unit_test(policy_config_file_errors_name_the_file),
+    cmocka_unit_test(policy_config_redaction_patterns_are_kept),
 };
 
 TR_TEST_MAIN(cases)
