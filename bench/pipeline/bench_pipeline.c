@@ -263,12 +263,22 @@ sampler_main(void *arg)
 
 /* ---- tickets ---------------------------------------------------------- */
 
-/* Insert `n` generated tickets "<tag>-<i>" for `tenant` into `ids`. */
+/* What went into the tickets of a phase. */
+struct mix {
+    int n_pii;                  /* tickets with personal data */
+    int n_escalation;           /* with an escalation phrase */
+    int n_en;                   /* in English */
+};
+
+/* Insert `n` generated tickets "<tag>-<i>" for `tenant` into `ids`;
+ * `mix` (may be NULL) counts what they carry. */
 static enum tr_err
 tickets_insert(struct tr_db *db, int64_t tenant, struct bp_rng *rng,
-               const char *tag, int n, int64_t *ids, struct tr_error *err)
+               const char *tag, int n, int64_t *ids, struct mix *mix,
+               struct tr_error *err)
 {
     struct bp_str subject = {0}, body = {0};
+    struct bp_ticket_kind kind;
     struct tr_db_conn *c = NULL;
     enum tr_err rc = TR_OK;
     char ext[64], id[24] = "";
@@ -278,7 +288,12 @@ tickets_insert(struct tr_db *db, int64_t tenant, struct bp_rng *rng,
 
         if (c == NULL && (rc = tr_db_tx_begin(db, tenant, &c, err)) != TR_OK)
             break;
-        bp_ticket_make(rng, i, &subject, &body, NULL);
+        bp_ticket_make(rng, i, &subject, &body, &kind);
+        if (mix != NULL) {
+            mix->n_pii += kind.n_pii > 0;
+            mix->n_escalation += kind.escalation;
+            mix->n_en += strcmp(kind.lang, "en") == 0;
+        }
         snprintf(ext, sizeof(ext), "%s-%d", tag, i);
         params[1] = subject.buf;
         params[2] = body.buf;
@@ -547,6 +562,7 @@ phase_run(struct tr_pipeline *p, struct tr_db *db, int64_t tenant,
           struct tr_error *err)
 {
     struct sampler smp;
+    struct mix mix = {0};
     pthread_t smp_th;
     struct bp_rng rng;
     char tag[32];
@@ -561,15 +577,17 @@ phase_run(struct tr_pipeline *p, struct tr_db *db, int64_t tenant,
              (long long) now_ns());
     bp_rng_seed(&rng, o->seed);
     e0 = now_ns();
-    rc = tickets_insert(db, tenant, &rng, tag, ph->n, ids, err);
+    rc = tickets_insert(db, tenant, &rng, tag, ph->n, ids, &mix, err);
     if (rc == TR_OK && strcmp(ph->mode, "queue") == 0)
         rc = jobs_enqueue(db, tenant, ids, ph->n, err);
     if (rc != TR_OK)
         goto out;
-    fprintf(stderr, "%s %d: %d tickets%s ready in %.1f s\n", ph->mode,
-            ph->threads, ph->n, strcmp(ph->mode, "queue") == 0
-                                    ? " and jobs" : "",
-            (double) (now_ns() - e0) / 1e9);
+    fprintf(stderr, "%s %d: %d tickets%s ready in %.1f s (%d with "
+            "personal data, %d with an escalation phrase, %d in English)\n",
+            ph->mode, ph->threads, ph->n,
+            strcmp(ph->mode, "queue") == 0 ? " and jobs" : "",
+            (double) (now_ns() - e0) / 1e9, mix.n_pii, mix.n_escalation,
+            mix.n_en);
 
     smp.db = db;
     smp.smp = &ph->smp;
@@ -612,7 +630,8 @@ warm_up(struct tr_pipeline *p, struct tr_db *db, int64_t tenant,
 
     bp_rng_seed(&rng, o->seed + 1000);
     snprintf(tag, sizeof(tag), "warm-%lld", (long long) now_ns());
-    rc = tickets_insert(db, tenant, &rng, tag, WARMUP_TICKETS, ids, err);
+    rc = tickets_insert(db, tenant, &rng, tag, WARMUP_TICKETS, ids, NULL,
+                        err);
     for (int i = 0; rc == TR_OK && i < WARMUP_TICKETS; i++)
         rc = tr_pipeline_run(p, db, tenant, ids[i], 0, &res, err);
     return rc;
