@@ -16,6 +16,11 @@
  * their place.  429 answers are still waited out, since Zendesk applied
  * nothing then.
  *
+ * The text posted is the draft with its placeholders of personal data
+ * ([EMAIL_1], ...) given back their originals from draft_redactions: the
+ * reply goes to the requester who wrote them.  The comparison with
+ * Zendesk's comments uses that same restored text.
+ *
  * Threads: any; each run makes its own client.
  *
  * SPDX-License-Identifier: Apache-2.0
@@ -26,6 +31,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "redact.h"
 #include "zendesk_int.h"
 
 /* Clock skew allowed between us and Zendesk when matching comments. */
@@ -42,6 +48,50 @@ struct draft {
     bool attempted;
     int64_t attempt_at;
 };
+
+/*
+ * The draft's text with the originals of its placeholders, as read by
+ * `c` (rows of draft_redactions); the result lives in `a`.
+ */
+static enum tr_err
+body_restore(struct tr_db_conn *c, const char *const *p, const char *body,
+             struct tr_arena *a, char **out, struct tr_error *err)
+{
+    struct tr_redact_map *map = NULL;
+    struct tr_db_res *res = NULL;
+    char *text = NULL;
+    size_t len;
+    enum tr_err rc;
+
+    rc = tr_db_exec(c, "SELECT placeholder, kind, original FROM "
+                       "draft_redactions WHERE tenant_id = $1 AND "
+                       "draft_id = $2", 2, p, &res, err);
+    if (rc != TR_OK)
+        return rc;
+    if (tr_db_res_n_rows(res) == 0) {
+        tr_db_res_free(res);
+        *out = tr_arena_strdup(a, body);
+        return *out != NULL ? TR_OK : TR_ERROR(err, TR_E_NOMEM, "no memory");
+    }
+    map = tr_redact_map_new();
+    if (map == NULL)
+        rc = TR_ERROR(err, TR_E_NOMEM, "no memory");
+    for (int i = 0; rc == TR_OK && i < tr_db_res_n_rows(res); i++)
+        rc = tr_redact_map_put(map, tr_db_res_value(res, i, 0),
+                               tr_db_res_value(res, i, 1),
+                               tr_db_res_value(res, i, 2), err);
+    if (rc == TR_OK)
+        rc = tr_redact_restore(map, body, strlen(body), &text, &len, err);
+    if (rc == TR_OK && (*out = tr_arena_strdup(a, text)) == NULL)
+        rc = TR_ERROR(err, TR_E_NOMEM, "no memory");
+    if (text != NULL) {
+        explicit_bzero(text, len);
+        free(text);
+    }
+    tr_redact_map_free(map);
+    tr_db_res_free(res);
+    return rc;
+}
 
 static enum tr_err
 draft_load(struct tr_db *db, int64_t tenant_id, int64_t draft_id,
@@ -68,14 +118,16 @@ draft_load(struct tr_db *db, int64_t tenant_id, int64_t draft_id,
             "LEFT JOIN zendesk_postbacks pb ON pb.tenant_id = d.tenant_id "
             " AND pb.draft_id = d.id "
             "WHERE d.tenant_id = $1 AND d.id = $2", 2, p, &res, err);
+    if (rc == TR_OK && tr_db_res_n_rows(res) != 1)
+        rc = TR_ERROR(err, TR_E_NOTFOUND, "no draft %s", did);
+    if (rc == TR_OK)
+        rc = body_restore(c, p, tr_db_res_value(res, 0, 0), a, &d->body,
+                          err);
     tr_db_tx_rollback(c);
-    if (rc != TR_OK)
-        return rc;
-    if (tr_db_res_n_rows(res) != 1) {
+    if (rc != TR_OK) {
         tr_db_res_free(res);
-        return TR_ERROR(err, TR_E_NOTFOUND, "no draft %s", did);
+        return rc;
     }
-    d->body = tr_arena_strdup(a, tr_db_res_value(res, 0, 0));
     snprintf(d->ticket, sizeof(d->ticket), "%s", tr_db_res_value(res, 0, 1));
     snprintf(d->status, sizeof(d->status), "%s", tr_db_res_value(res, 0, 2));
     d->done = strcmp(tr_db_res_value(res, 0, 3), "t") == 0;

@@ -90,6 +90,35 @@ sources_json(const struct tr_draft *d)
     return out;
 }
 
+/*
+ * The originals of the placeholders that occur in the draft's `body`,
+ * so that post-back and staff allowed to see them can restore the text.
+ * Placeholders of the ticket that the draft does not use are not kept.
+ */
+static enum tr_err
+redactions_insert(struct tr_db_conn *c, const struct tr_pipeline__run *r,
+                  int64_t draft_id, const char *body, struct tr_error *err)
+{
+    const char *params[4];
+    char did[24];
+    enum tr_err rc = TR_OK;
+
+    snprintf(did, sizeof(did), "%lld", (long long) draft_id);
+    params[0] = did;
+    for (size_t i = 0; rc == TR_OK && i < tr_redact_map_count(r->map); i++) {
+        params[1] = tr_redact_map_placeholder(r->map, i);
+        if (strstr(body, params[1]) == NULL)
+            continue;
+        params[2] = tr_redact_map_kind(r->map, i);
+        params[3] = tr_redact_map_original(r->map, i);
+        rc = tr_db_exec(c, "INSERT INTO draft_redactions (tenant_id, "
+                           "draft_id, placeholder, kind, original) VALUES "
+                           "(current_setting('triage.tenant_id')::bigint, "
+                           "$1, $2, $3, $4)", 4, params, NULL, err);
+    }
+    return rc;
+}
+
 static enum tr_err
 draft_insert(struct tr_db_conn *c, const struct tr_pipeline__run *r,
              int64_t *draft_id, struct tr_error *err)
@@ -125,8 +154,10 @@ draft_insert(struct tr_db_conn *c, const struct tr_pipeline__run *r,
                        "'triage.tenant_id')::bigint, $1, $2, $3, $4, $5, "
                        "$6, $7, $8, $9) RETURNING id",
                     9, params, &q, err);
-    if (rc == TR_OK)
+    if (rc == TR_OK) {
         *draft_id = strtoll(tr_db_res_value(q, 0, 0), NULL, 10);
+        rc = redactions_insert(c, r, *draft_id, body, err);
+    }
 
 out:
     tr_db_res_free(q);

@@ -392,7 +392,7 @@ tr_redact_fields(const struct tr_redact *r, size_t n,
                             in_len[i], TR_REDACT_TEXT_MAX);
     }
 
-    m = tr_redact__map_new();
+    m = tr_redact_map_new();
     kinds = malloc(r->n_dets * sizeof(*kinds));
     if (m == NULL || kinds == NULL) {
         rc = TR_ERROR(err, TR_E_NOMEM, "out of memory for redaction");

@@ -120,6 +120,22 @@ enum tr_err tr_redact_restore(const struct tr_redact_map *map,
                               size_t *out_len, struct tr_error *err);
 
 /*
+ * An empty map, to be filled with tr_redact_map_put() from placeholders
+ * stored earlier (a draft's), for tr_redact_restore().  NULL when out of
+ * memory.
+ */
+struct tr_redact_map *tr_redact_map_new(void);
+
+/*
+ * Add `placeholder` ("[KIND_N]") standing for `original` of `kind` to
+ * `map` (all copied).  TR_E_INVAL for a placeholder that is not of that
+ * form or is already in the map, TR_E_NOMEM.
+ */
+enum tr_err tr_redact_map_put(struct tr_redact_map *map,
+                              const char *placeholder, const char *kind,
+                              const char *original, struct tr_error *err);
+
+/*
  * Number of placeholders in `map`, and the placeholder, kind and original
  * of entry `i` (borrowed from the map; NULL when out of range).  The
  * original is personal data: never log it.

@@ -52,9 +52,6 @@ struct tr_redact__texts {
     size_t n;
 };
 
-/* An empty map, or NULL when out of memory. */
-struct tr_redact_map *tr_redact__map_new(void);
-
 /*
  * Write `text` with the `n` spans of `v` (sorted, not overlapping)
  * replaced by placeholders named after kinds[v[i].det], adding the new

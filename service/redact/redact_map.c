@@ -150,9 +150,65 @@ add_entry(struct tr_redact_map *map, const struct tr_redact__texts *seen,
 }
 
 struct tr_redact_map *
-tr_redact__map_new(void)
+tr_redact_map_new(void)
 {
     return calloc(1, sizeof(struct tr_redact_map));
+}
+
+/* "[KIND_N]": '[', the kind, '_', digits, ']'. */
+static bool
+placeholder_ok(const char *ph, const char *kind)
+{
+    size_t n = strlen(ph), k = strlen(kind), i;
+
+    if (n >= PLACEHOLDER_MAX || k == 0 || n < k + 4 || ph[0] != '[' ||
+        strncmp(ph + 1, kind, k) != 0 || ph[k + 1] != '_' ||
+        ph[n - 1] != ']')
+        return false;
+    for (i = k + 2; i < n - 1; i++)
+        if (ph[i] < '0' || ph[i] > '9')
+            return false;
+    return true;
+}
+
+enum tr_err
+tr_redact_map_put(struct tr_redact_map *map, const char *placeholder,
+                  const char *kind, const char *original,
+                  struct tr_error *err)
+{
+    struct entry *e;
+
+    if (!placeholder_ok(placeholder, kind))
+        return TR_ERROR(err, TR_E_INVAL, "\"%s\" is not a placeholder of "
+                        "kind %s", placeholder, kind);
+    if (in_map(map, placeholder))
+        return TR_ERROR(err, TR_E_INVAL, "placeholder %s is given twice",
+                        placeholder);
+    if (map->n == map->cap) {
+        size_t cap = map->cap ? map->cap * 2 : 8;
+        struct entry *v = realloc(map->e, cap * sizeof(*v));
+
+        if (v == NULL)
+            return TR_ERROR(err, TR_E_NOMEM, "out of memory");
+        map->e = v;
+        map->cap = cap;
+    }
+    e = &map->e[map->n];
+    memset(e, 0, sizeof(*e));
+    e->placeholder = strdup(placeholder);
+    e->kind_buf = strdup(kind);
+    e->original_len = strlen(original);
+    e->original = strdup(original);
+    if (e->placeholder == NULL || e->kind_buf == NULL
+        || e->original == NULL) {
+        free(e->placeholder);
+        free(e->kind_buf);
+        wipe_free(e->original, e->original_len);
+        return TR_ERROR(err, TR_E_NOMEM, "out of memory");
+    }
+    e->kind = e->kind_buf;
+    map->n++;
+    return TR_OK;
 }
 
 enum tr_err

@@ -41,7 +41,8 @@
  *     half way), "malformed" (truncated envelope), "prose" (content that
  *     is not JSON), "fenced" (JSON inside a ``` fence), "unknown_citation",
  *     "uncited", "refusal", "length", "wrong_dim", "reverse" (embeddings
- *     out of order), "stream_error".
+ *     out of order), "stream_error", "greet_placeholder" (the greeting
+ *     names the first "[KIND_N]" placeholder of the prompt).
  *   POST /__fake/reset     drops rules and the request log.
  *   GET  /__fake/requests  {"requests":[{"path","status"}...]}.
  *
@@ -281,6 +282,30 @@ first_sentence(const char *text)
  * The deterministic draft: for each of the first passages in `prompt`,
  * its first sentence citing its id.  `mode` bends it for failure tests.
  */
+/* "Hello [KIND_N]," with the prompt's first placeholder, else "Hello,". */
+static void
+greeting_with_placeholder(const char *prompt, cJSON *hello)
+{
+    const char *p = prompt, *q;
+    char text[96];
+
+    snprintf(text, sizeof(text), "Hello,");
+    while ((p = strchr(p, '[')) != NULL) {
+        q = p + 1;
+        while ((*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+               *q == '_')
+            q++;
+        if (*q == ']' && q - p > 3 && q[-1] >= '0' && q[-1] <= '9' &&
+            q - p < 64) {
+            snprintf(text, sizeof(text), "Hello %.*s,", (int) (q - p + 1),
+                     p);
+            break;
+        }
+        p++;
+    }
+    cJSON_AddStringToObject(hello, "text", text);
+}
+
 static cJSON *
 draft_answer(const char *prompt, const char *mode)
 {
@@ -290,7 +315,10 @@ draft_answer(const char *prompt, const char *mode)
     int n = 0;
 
     /* A greeting that cites nothing, as the drafting prompt allows. */
-    cJSON_AddStringToObject(hello, "text", "Hello,");
+    if (strcmp(mode, "greet_placeholder") == 0)
+        greeting_with_placeholder(prompt, hello);
+    else
+        cJSON_AddStringToObject(hello, "text", "Hello,");
     cJSON_AddStringToObject(hello, "kind", "greeting");
     cJSON_AddArrayToObject(hello, "citations");
     cJSON_AddItemToArray(arr, hello);

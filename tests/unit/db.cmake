@@ -12,7 +12,8 @@ tr_unit_test(db rls PG LIBS tr_db CASES
     no_tenant_set_sees_no_rows
     app_role_cannot_disable_row_security
     ledger_is_append_only_and_chained
-    draft_cannot_reference_other_tenants_ticket)
+    draft_cannot_reference_other_tenants_ticket
+    every_tenant_table_has_forced_row_security)
 tr_unit_test(db cluster LIBS tr_db TIMEOUT 120 CASES
     cluster_is_created_reused_and_keeps_data
     open_and_close_stop_only_a_cluster_they_started

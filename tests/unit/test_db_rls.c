@@ -276,12 +276,53 @@ draft_cannot_reference_other_tenants_ticket(void **state)
     tr_pgtest_close(&f.t);
 }
 
+/*
+ * Every table with a tenant_id column, present and to come, has row
+ * security enabled and forced, and a policy: a new table cannot be left
+ * open by forgetting it.
+ */
+static void
+every_tenant_table_has_forced_row_security(void **state)
+{
+    struct tr_error err = {0};
+    struct tr_db_conn *c;
+    struct tr_db_res *res = NULL;
+    struct fixture f;
+
+    (void) state;
+    seed(&f);
+    assert_int_equal(tr_db_conn_owner(f.t.db, &c, &err), TR_OK);
+    assert_int_equal(tr_db_exec(c, "SELECT c.relname, c.relrowsecurity, "
+                                   "c.relforcerowsecurity, (SELECT count(*) "
+                                   "FROM pg_policy p WHERE p.polrelid = "
+                                   "c.oid) FROM pg_class c JOIN "
+                                   "pg_attribute a ON a.attrelid = c.oid "
+                                   "WHERE a.attname = 'tenant_id' AND "
+                                   "c.relkind = 'r' AND c.relnamespace = "
+                                   "'public'::regnamespace ORDER BY 1",
+                                0, NULL, &res, &err), TR_OK);
+    tr_db_conn_release(c);
+    assert_true(tr_db_res_n_rows(res) >= 10);
+    for (int i = 0; i < tr_db_res_n_rows(res); i++) {
+        const char *name = tr_db_res_value(res, i, 0);
+
+        if (strcmp(tr_db_res_value(res, i, 1), "t") != 0 ||
+            strcmp(tr_db_res_value(res, i, 2), "t") != 0 ||
+            strcmp(tr_db_res_value(res, i, 3), "0") == 0)
+            fail_msg("table %s lacks forced row security or a policy",
+                     name);
+    }
+    tr_db_res_free(res);
+    tr_pgtest_close(&f.t);
+}
+
 static const struct CMUnitTest cases[] = {
     cmocka_unit_test(tenant_cannot_see_or_write_other_tenants_rows),
     cmocka_unit_test(no_tenant_set_sees_no_rows),
     cmocka_unit_test(app_role_cannot_disable_row_security),
     cmocka_unit_test(ledger_is_append_only_and_chained),
     cmocka_unit_test(draft_cannot_reference_other_tenants_ticket),
+    cmocka_unit_test(every_tenant_table_has_forced_row_security),
 };
 
 TR_TEST_MAIN(cases)

@@ -515,6 +515,45 @@ pipeline_tenant_patterns_and_one_map_for_subject_and_body(void **state)
     teardown(&f);
 }
 
+/*
+ * A draft that uses a placeholder keeps the original of that one only,
+ * for the post-back and for staff allowed to see it.
+ */
+static void
+pipeline_keeps_originals_of_the_placeholders_a_draft_uses(void **state)
+{
+    struct fixture f;
+    struct fm_fx fx;
+    struct tr_pipeline *p;
+    struct tr_pipeline_result res;
+    struct tr_error err = {0};
+    char buf[4096];
+    int64_t tid;
+
+    setup(&f, true);
+    config_set(&f, lenient);
+    fm_start(&fx, 64);
+    fm_control(&fx, "fail",
+               "{\"mode\":\"greet_placeholder\",\"count\":5}");
+    p = pipeline_model(&fx, true);
+    tid = ticket_add(&f, "9011", refund_subject, refund_body);
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.action, "draft");
+    assert_false(res.fallback);
+    assert_int_equal(res.n_redacted, 3);
+
+    value(&f, "SELECT body FROM drafts", buf, sizeof(buf));
+    assert_non_null(strstr(buf, "Hello [EMAIL_1],"));
+    assert_null(strstr(buf, "jane.doe"));
+    value(&f, "SELECT string_agg(placeholder || '=' || kind || '=' || "
+              "original, ';') FROM draft_redactions", buf, sizeof(buf));
+    assert_string_equal(buf, "[EMAIL_1]=EMAIL=jane.doe@example.com");
+    tr_pipeline_free(p);
+    fm_stop(&fx);
+    teardown(&f);
+}
+
 static const struct CMUnitTest cases[] = {
     cmocka_unit_test(pipeline_drafts_a_cited_reply_without_personal_data),
     cmocka_unit_test(pipeline_replay_gives_the_hashed_input),
@@ -526,6 +565,8 @@ static const struct CMUnitTest cases[] = {
     cmocka_unit_test(pipeline_model_failure_falls_back_or_escalates),
     cmocka_unit_test(
         pipeline_tenant_patterns_and_one_map_for_subject_and_body),
+    cmocka_unit_test(
+        pipeline_keeps_originals_of_the_placeholders_a_draft_uses),
 };
 
 TR_TEST_MAIN(cases)

@@ -189,12 +189,59 @@ postback_waits_out_a_429_storm_and_posts_once(void **state)
     env_down(&e);
 }
 
+/*
+ * The reply goes out with the originals of its placeholders, and the
+ * check after a crash compares Zendesk's comments with that same text.
+ */
+static void
+postback_restores_placeholders_and_still_posts_once(void **state)
+{
+    struct tr_error err = {0};
+    struct env e;
+    char sql[1024];
+
+    (void) state;
+    env_up(&e, "public", "2024-05-02T10:01:12Z", "approved");
+    snprintf(sql, sizeof(sql),
+             "WITH u AS (UPDATE drafts SET body = 'Hello [EMAIL_1], we "
+             "sent the label to [EMAIL_1]. [EMAIL_2] stays as written.' "
+             "WHERE id = %lld RETURNING 1), r AS (INSERT INTO "
+             "draft_redactions (tenant_id, draft_id, placeholder, kind, "
+             "original) VALUES (%lld, %lld, '[EMAIL_1]', 'EMAIL', "
+             "'ann@example.com') RETURNING 1) SELECT (SELECT count(*) "
+             "FROM u) + (SELECT count(*) FROM r)",
+             (long long) e.draft, (long long) e.tenant, (long long) e.draft);
+    assert_int_equal(zfx_count(&e.pg, sql), 2);
+
+    e.jo.on_posted = crash_once;
+    e.jo.on_posted_arg = &e;
+    assert_int_equal(tr_zendesk_postback_run(e.pg.db, e.tenant, e.draft,
+                                             NULL, 0, NULL, 0, &e.jo, &err),
+                     TR_E_INTERNAL);
+    assert_int_equal(posted_count(&e, "Hello ann@example.com, we sent the "
+                                      "label to ann@example.com. "
+                                      "[EMAIL_2] stays as written."), 1);
+    assert_int_equal(posted_count(&e, "[EMAIL_1]"), 0);
+
+    /* The retry recognises the restored text as its own comment. */
+    assert_int_equal(tr_zendesk_postback_run(e.pg.db, e.tenant, e.draft,
+                                             NULL, 0, NULL, 0, &e.jo, &err),
+                     TR_OK);
+    assert_int_equal(e.n_posted_calls, 1);
+    assert_int_equal(posted_count(&e, "ann@example.com"), 2);
+    assert_int_equal(zfx_count(&e.pg, "SELECT count(*) FROM "
+                                      "zendesk_postbacks WHERE state = "
+                                      "'done' AND found_on_retry"), 1);
+    env_down(&e);
+}
+
 static const struct CMUnitTest cases[] = {
     cmocka_unit_test(
         postback_posts_once_across_a_crash_between_put_and_record),
     cmocka_unit_test(postback_conflict_refetches_and_records_the_answer),
     cmocka_unit_test(postback_refuses_drafts_not_approved_and_unknown),
     cmocka_unit_test(postback_waits_out_a_429_storm_and_posts_once),
+    cmocka_unit_test(postback_restores_placeholders_and_still_posts_once),
 };
 
 TR_TEST_MAIN(cases)

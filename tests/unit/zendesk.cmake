@@ -79,7 +79,8 @@ tr_unit_test(zendesk postback PG TIMEOUT 180
     postback_posts_once_across_a_crash_between_put_and_record
     postback_conflict_refetches_and_records_the_answer
     postback_refuses_drafts_not_approved_and_unknown
-    postback_waits_out_a_429_storm_and_posts_once)
+    postback_waits_out_a_429_storm_and_posts_once
+    postback_restores_placeholders_and_still_posts_once)
 target_compile_definitions(test_zendesk_postback PRIVATE
     FAKE_ZENDESK="$<TARGET_FILE:fake_zendesk>")
 add_dependencies(test_zendesk_postback fake_zendesk)
