@@ -16,6 +16,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,14 +132,38 @@ static const char *const suffixes[] = {
 /* Bytes a stem keeps at least. */
 #define STEM_MIN 3
 
-/* True when `w` is one of the `n` strings of `list`. */
-static bool
-in_list(const char *const *list, size_t n, const char *w)
+#define N_STOPWORDS (sizeof(stopwords) / sizeof(stopwords[0]))
+
+/*
+ * The stop words in byte order, for bisection: every word of every
+ * passage and draft sentence is looked up, so a linear scan of the
+ * hundreds of words of all languages was the drafter's hottest loop.
+ * Sorted once per process; the table in the source stays grouped by
+ * language for its readers.
+ */
+static const char *stop_sorted[N_STOPWORDS];
+static pthread_once_t stop_once = PTHREAD_ONCE_INIT;
+
+static int
+cmp_str(const void *a, const void *b)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(list[i], w) == 0)
-            return true;
-    return false;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void
+stop_sort(void)
+{
+    memcpy(stop_sorted, stopwords, sizeof(stopwords));
+    qsort(stop_sorted, N_STOPWORDS, sizeof(stop_sorted[0]), cmp_str);
+}
+
+/* True when the folded word `w` is a stop word of any language. */
+static bool
+is_stopword(const char *w)
+{
+    pthread_once(&stop_once, stop_sort);
+    return bsearch(&w, stop_sorted, N_STOPWORDS, sizeof(stop_sorted[0]),
+                   cmp_str) != NULL;
 }
 
 /*
@@ -415,8 +440,7 @@ on_word(void *ud, const char *word, size_t word_len, size_t offset)
         c->bag->neg = true;
         return 0;
     }
-    if (n < 2 || in_list(stopwords, sizeof(stopwords) / sizeof(*stopwords),
-                         w))
+    if (n < 2 || is_stopword(w))
         return 0;
 
     n = stem(w, n);
