@@ -95,6 +95,7 @@ tr_pipeline_new(const struct tr_pipeline_opts *o, struct tr_pipeline **out,
     if (p->o.k > TR_PIPELINE_K_MAX)
         p->o.k = TR_PIPELINE_K_MAX;
 
+    pthread_mutex_init(&p->cache_mu, NULL);
     lo.data_dir = o->lang_dir;
     rc = tr_lang_new(&lo, &p->lang, err);
     if (rc == TR_OK)
@@ -117,6 +118,8 @@ tr_pipeline_free(struct tr_pipeline *p)
     tr_llm_free(p->llm);
     tr_redact_free(p->redact);
     tr_lang_free(p->lang);
+    tr_pipeline__policy_cache_free(p);
+    pthread_mutex_destroy(&p->cache_mu);
     free(p);
 }
 
@@ -139,7 +142,7 @@ tr_pipeline__lap(struct tr_pipeline__run *r, enum tr_pipeline_step step)
 }
 
 static void
-run_cleanup(struct tr_pipeline__run *r)
+run_cleanup(struct tr_pipeline *p, struct tr_pipeline__run *r)
 {
     free(r->subject);
     free(r->body);
@@ -147,16 +150,18 @@ run_cleanup(struct tr_pipeline__run *r)
     free(r->body_red);
     free(r->text_red);
     tr_redact_map_free(r->map);
-    tr_redact_free(r->redact_own);
     tr_kb_searcher_release(r->searcher);
     tr_policy_decision_cleanup(&r->dec);
-    tr_policy_config_free(r->cfg);
-    tr_route_model_free(r->model);
+    tr_pipeline__policy_release(p, r->pol);
     tr_draft_free(r->draft);
     free(r->model_input);
 }
 
-/* Step 1: read subject and body of the ticket. */
+/*
+ * Step 1: read subject and body of the ticket, and in the same
+ * transaction the stamps of the tenant's routing configuration and
+ * classifier, which say whether the cached ones still hold.
+ */
 static enum tr_err
 ticket_load(struct tr_db *db, struct tr_pipeline__run *r,
             struct tr_error *err)
@@ -171,8 +176,11 @@ ticket_load(struct tr_db *db, struct tr_pipeline__run *r,
     rc = tr_db_tx_begin(db, r->tenant_id, &c, err);
     if (rc != TR_OK)
         return rc;
-    rc = tr_db_exec(c, "SELECT subject, description FROM tickets "
-                       "WHERE id = $1", 1, params, &res, err);
+    rc = tr_db_exec(c, "SELECT t.subject, t.description, "
+                       "coalesce((SELECT md5(config) FROM routing_configs), "
+                       "''), coalesce((SELECT version FROM route_models "
+                       "WHERE active), 0) FROM tickets t WHERE t.id = $1",
+                    1, params, &res, err);
     tr_db_tx_rollback(c);
     if (rc != TR_OK)
         return rc;
@@ -182,6 +190,9 @@ ticket_load(struct tr_db *db, struct tr_pipeline__run *r,
     } else {
         r->subject = strdup(tr_db_res_value(res, 0, 0));
         r->body = strdup(tr_db_res_value(res, 0, 1));
+        snprintf(r->config_digest, sizeof(r->config_digest), "%s",
+                 tr_db_res_value(res, 0, 2));
+        r->model_version = atoi(tr_db_res_value(res, 0, 3));
         if (r->subject == NULL || r->body == NULL)
             rc = TR_ERROR(err, TR_E_NOMEM, "out of memory");
     }
@@ -191,28 +202,23 @@ ticket_load(struct tr_db *db, struct tr_pipeline__run *r,
 
 /*
  * The tenant's routing configuration (the default one when it has none),
- * and a redactor of its own when it defines kinds of personal data.
- * Patterns were compiled once when the configuration was set, so a
- * failure here is rare (out of memory) but still stops the run: the text
+ * classifier and redactor, from the pipeline's cache.  A configuration
+ * whose patterns cannot be compiled any more stops the run: the text
  * must not go on with a tenant's kind left unredacted.
  */
 static enum tr_err
-ticket_config(struct tr_db *db, struct tr_pipeline__run *r,
-              struct tr_error *err)
+ticket_config(struct tr_pipeline *p, struct tr_db *db,
+              struct tr_pipeline__run *r, struct tr_error *err)
 {
-    const struct tr_redact_pattern *pats;
-    size_t n;
     enum tr_err rc;
 
-    rc = tr_policy_config_fetch(db, r->tenant_id, &r->cfg, err);
-    if (rc == TR_E_NOTFOUND)
-        rc = tr_policy_config_default(&r->cfg, err);
+    rc = tr_pipeline__policy_get(p, db, r->tenant_id, r->config_digest,
+                                 r->model_version, &r->pol, err);
     if (rc != TR_OK)
         return rc;
-    n = tr_policy_config_redact_patterns(r->cfg, &pats);
-    if (n > 0)
-        rc = tr_redact_new(pats, n, &r->redact_own, err);
-    return rc;
+    r->cfg = tr_pipeline__policy_config(r->pol);
+    r->model = tr_pipeline__policy_model(r->pol);
+    return TR_OK;
 }
 
 /*
@@ -226,8 +232,8 @@ static enum tr_err
 ticket_redact(struct tr_pipeline *p, struct tr_pipeline__run *r,
               struct tr_error *err)
 {
-    const struct tr_redact *red = r->redact_own != NULL ? r->redact_own
-                                                        : p->redact;
+    const struct tr_redact *own = tr_pipeline__policy_redactor(r->pol);
+    const struct tr_redact *red = own != NULL ? own : p->redact;
     const char *in[2] = {r->subject, r->body};
     size_t in_len[2] = {strlen(r->subject), strlen(r->body)};
     char *out[2];
@@ -261,19 +267,11 @@ ticket_redact(struct tr_pipeline *p, struct tr_pipeline__run *r,
     return TR_OK;
 }
 
-/* Step 4: the tenant's classifier, then the routing. */
+/* Step 4: the routing, with the retrieved sections as evidence. */
 static enum tr_err
-ticket_route(struct tr_db *db, struct tr_pipeline__run *r,
-             struct tr_error *err)
+ticket_route(struct tr_pipeline__run *r, struct tr_error *err)
 {
     struct tr_policy_evidence ev[TR_PIPELINE_K_MAX];
-    enum tr_err rc;
-
-    rc = tr_policy_model_fetch(db, r->tenant_id, &r->model, NULL, err);
-    if (rc == TR_E_NOTFOUND)
-        rc = TR_OK;
-    if (rc != TR_OK)
-        return rc;
 
     for (size_t i = 0; i < r->n_hits; i++) {
         ev[i].section = r->hits[i].section[0] != '\0' ? r->hits[i].section
@@ -359,7 +357,7 @@ tr_pipeline_run(struct tr_pipeline *p, struct tr_db *db, int64_t tenant_id,
      * grounding from one another). */
     rc = ticket_load(db, r, err);
     if (rc == TR_OK)
-        rc = ticket_config(db, r, err);
+        rc = ticket_config(p, db, r, err);
     tr_pipeline__lap(r, TR_PIPELINE_STEP_LOAD);
     if (rc == TR_OK)
         rc = ticket_redact(p, r, err);
@@ -368,7 +366,7 @@ tr_pipeline_run(struct tr_pipeline *p, struct tr_db *db, int64_t tenant_id,
         tr_pipeline__lap(r, TR_PIPELINE_STEP_RETRIEVE);
     }
     if (rc == TR_OK) {
-        rc = ticket_route(db, r, err);
+        rc = ticket_route(r, err);
         tr_pipeline__lap(r, TR_PIPELINE_STEP_ROUTE);
     }
     if (rc == TR_OK)
@@ -390,7 +388,7 @@ tr_pipeline_run(struct tr_pipeline *p, struct tr_db *db, int64_t tenant_id,
                            TR_KV_INT("redacted", (long long) res->n_redacted),
                            TR_KV_INT("again", res->again)),
                     "ticket %lld: %s", (long long) ticket_id, res->action);
-    run_cleanup(r);
+    run_cleanup(p, r);
     free(r);
     return rc;
 }

@@ -8,6 +8,7 @@
 #ifndef TR_PIPELINE_INT_H
 #define TR_PIPELINE_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include "draft.h"
@@ -27,6 +28,8 @@
 /* Most reasons of the run's own (beside the policy's) in the record. */
 #define TR_PIPELINE_REASONS_MAX 4
 
+struct tr_pipeline__policy;
+
 struct tr_pipeline {
     struct tr_pipeline_opts o;
     char base_url[1024];
@@ -36,6 +39,8 @@ struct tr_pipeline {
     struct tr_redact *redact;
     struct tr_llm_conf llm_conf;
     struct tr_llm *llm;         /* NULL for the extractive drafter */
+    pthread_mutex_t cache_mu;   /* guards cache and every entry's refs */
+    struct tr_pipeline__policy *cache;  /* one entry per tenant */
 };
 
 /* One run: everything the steps produce, released by run_cleanup(). */
@@ -51,7 +56,8 @@ struct tr_pipeline__run {
     char *body_red;
     char *text_red;             /* subject and body, for search and draft */
     struct tr_redact_map *map;  /* one for subject and body */
-    struct tr_redact *redact_own;   /* with the tenant's patterns */
+    char config_digest[40];     /* of the stored configuration, or "" */
+    int model_version;          /* of the active classifier, or 0 */
     struct tr_lang_result lang;
 
     /* retrieval; hits borrow from the searcher, held until cleanup */
@@ -63,8 +69,9 @@ struct tr_pipeline__run {
     double best_score;
 
     /* routing and decision */
-    struct tr_policy_config *cfg;
-    struct tr_route_model *model;
+    struct tr_pipeline__policy *pol;    /* held until cleanup */
+    const struct tr_policy_config *cfg;     /* borrowed from pol */
+    const struct tr_route_model *model;     /* from pol, may be NULL */
     struct tr_policy_decision dec;
     struct tr_policy_outcome out;
     const char *own_reasons[TR_PIPELINE_REASONS_MAX];
@@ -115,5 +122,32 @@ enum tr_err tr_pipeline__draft(struct tr_pipeline *p,
 enum tr_err tr_pipeline__record(struct tr_db *db, struct tr_pipeline__run *r,
                                 struct tr_pipeline_result *res,
                                 struct tr_error *err);
+
+/*
+ * The tenant's routing configuration, classifier and redactor for the
+ * stored configuration digest `digest` ("" for none) and active model
+ * version `model_version` (0 for none), from the cache or loaded into
+ * it.  Release with tr_pipeline__policy_release().  The errors of
+ * tr_policy_config_fetch(), tr_policy_model_fetch() and
+ * tr_redact_new().  Any thread.
+ */
+enum tr_err tr_pipeline__policy_get(struct tr_pipeline *p, struct tr_db *db,
+                                    int64_t tenant_id, const char *digest,
+                                    int model_version,
+                                    struct tr_pipeline__policy **out,
+                                    struct tr_error *err);
+void tr_pipeline__policy_release(struct tr_pipeline *p,
+                                 struct tr_pipeline__policy *pol);
+
+/* Drop every cached entry (when the pipeline is freed). */
+void tr_pipeline__policy_cache_free(struct tr_pipeline *p);
+
+/* What an entry holds; the redactor is NULL for the built-in kinds. */
+const struct tr_policy_config *
+tr_pipeline__policy_config(const struct tr_pipeline__policy *pol);
+const struct tr_route_model *
+tr_pipeline__policy_model(const struct tr_pipeline__policy *pol);
+const struct tr_redact *
+tr_pipeline__policy_redactor(const struct tr_pipeline__policy *pol);
 
 #endif /* TR_PIPELINE_INT_H */

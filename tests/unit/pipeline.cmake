@@ -13,7 +13,8 @@ tr_unit_test(pipeline run PG TIMEOUT 300
     pipeline_model_receives_only_redacted_text
     pipeline_model_failure_falls_back_or_escalates
     pipeline_tenant_patterns_and_one_map_for_subject_and_body
-    pipeline_keeps_originals_of_the_placeholders_a_draft_uses)
+    pipeline_keeps_originals_of_the_placeholders_a_draft_uses
+    pipeline_sees_a_new_configuration_and_classifier_at_once)
 set_target_properties(test_pipeline_run PROPERTIES LINKER_LANGUAGE CXX)
 target_compile_definitions(test_pipeline_run PRIVATE
     FAKE_MODEL="$<TARGET_FILE:fake_model>")

@@ -17,6 +17,7 @@
 #include "pgtest.h"
 #include "pipeline.h"
 #include "policy.h"
+#include "route.h"
 #include "test_llm_fx.h"
 
 struct fixture {
@@ -554,6 +555,79 @@ pipeline_keeps_originals_of_the_placeholders_a_draft_uses(void **state)
     teardown(&f);
 }
 
+/*
+ * The pipeline caches each tenant's configuration and classifier; a new
+ * configuration or a newly stored classifier is used by the very next
+ * ticket of the same pipeline.
+ */
+static void
+pipeline_sees_a_new_configuration_and_classifier_at_once(void **state)
+{
+    static const char *const texts[] = {
+        "where is my parcel", "my parcel has not arrived",
+        "track my parcel please", "parcel still not delivered",
+        "refund my money", "I want a refund", "give me my money back",
+        "refund the last payment",
+    };
+    struct tr_route_example rows[40];
+    struct tr_route_params rp;
+    struct tr_route_model *m = NULL;
+    struct fixture f;
+    struct tr_pipeline *p;
+    struct tr_pipeline_result res;
+    struct tr_error err = {0};
+    char buf[256];
+    int64_t tid;
+
+    setup(&f, true);
+    config_set(&f, "{\"teams\": [{\"name\": \"billing\"}, "
+                   "{\"name\": \"shipping\"}], \"rules\": [{\"name\": "
+                   "\"r\", \"pattern\": \"parcel\", \"team\": "
+                   "\"billing\"}], \"thresholds\": "
+                   "{\"retrieval_min_score\": 0.01}}");
+    p = pipeline_offline();
+    tid = ticket_add(&f, "9020", "Parcel", "Where is my parcel?");
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.team, "billing");
+
+    config_set(&f, "{\"teams\": [{\"name\": \"billing\"}, "
+                   "{\"name\": \"shipping\"}], \"rules\": [{\"name\": "
+                   "\"r\", \"pattern\": \"parcel\", \"team\": "
+                   "\"shipping\"}], \"thresholds\": "
+                   "{\"retrieval_min_score\": 0.01}}");
+    tid = ticket_add(&f, "9021", "Parcel", "Where is my parcel?");
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.team, "shipping");
+
+    /* A classifier stored now names the intent of the next ticket. */
+    config_set(&f, "{\"teams\": [{\"name\": \"billing\"}, "
+                   "{\"name\": \"shipping\"}], \"intents\": "
+                   "{\"track\": \"shipping\", \"refund\": \"billing\"}, "
+                   "\"escalation\": {\"out_of_scope\": false}, "
+                   "\"thresholds\": {\"retrieval_min_score\": 0.01, "
+                   "\"classifier_min_prob\": 0}}");
+    for (size_t i = 0; i < 40; i++) {
+        rows[i].text = texts[i % 8];
+        rows[i].label = i % 8 < 4 ? "track" : "refund";
+    }
+    tr_route_params_default(&rp);
+    assert_int_equal(tr_route_train(&rp, rows, 40, &m, &err), TR_OK);
+    assert_int_equal(tr_policy_model_store(f.t.db, f.tenant, m, NULL, NULL,
+                                           &err), TR_OK);
+    tr_route_model_free(m);
+    tid = ticket_add(&f, "9022", "Money", "Please refund my money");
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.team, "billing");
+    value(&f, "SELECT intent FROM triage_runs ORDER BY id DESC LIMIT 1",
+          buf, sizeof(buf));
+    assert_string_equal(buf, "refund");
+    tr_pipeline_free(p);
+    teardown(&f);
+}
+
 static const struct CMUnitTest cases[] = {
     cmocka_unit_test(pipeline_drafts_a_cited_reply_without_personal_data),
     cmocka_unit_test(pipeline_replay_gives_the_hashed_input),
@@ -567,6 +641,8 @@ static const struct CMUnitTest cases[] = {
         pipeline_tenant_patterns_and_one_map_for_subject_and_body),
     cmocka_unit_test(
         pipeline_keeps_originals_of_the_placeholders_a_draft_uses),
+    cmocka_unit_test(
+        pipeline_sees_a_new_configuration_and_classifier_at_once),
 };
 
 TR_TEST_MAIN(cases)
