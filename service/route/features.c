@@ -7,9 +7,9 @@
  * ASCII.  Each word gives a unigram, each pair of neighbours a bigram,
  * each run of three a trigram (when asked for), and each word padded
  * with one space on both sides gives its character n-grams, counted in
- * code points so that no n-gram splits a UTF-8 sequence.  Everything is hashed to 64 bits; the kind of feature sits in
- * the top two bits so that kinds never collide.  Pure functions, safe
- * from any thread.
+ * code points so that no n-gram splits a UTF-8 sequence.  Everything is
+ * hashed to 64 bits; the kind of feature sits in the top two bits so
+ * that kinds never collide.  Pure functions, safe from any thread.
  *
  * SPDX-License-Identifier: Apache-2.0
  */

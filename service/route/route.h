@@ -73,13 +73,18 @@ struct tr_route_set {
  * as one more class as well.
  */
 struct tr_route_params {
-    int epochs;                 /* passes over the training rows [12] */
+    int epochs;                 /* passes over the training rows [24] */
     int avg_epochs;             /* keep the mean of the weights at the
                                  * end of the last this many epochs;
                                  * 1 keeps the final weights [1] */
     double eta;                 /* AdaGrad base step [0.1] */
     double l2;                  /* L2 weight per example seen [1e-5] */
+    double dropout;             /* share of a text's features left out
+                                 * at random at each step, 0..0.9 [0.4] */
     uint32_t seed;              /* order of the examples [1] */
+    int runs;                   /* train this many times, with seeds
+                                 * seed, seed + 1, ..., and keep the
+                                 * mean weights, 1..16 [1] */
     int char_min;               /* character n-gram sizes, 0 0 for none */
     int char_max;               /* [2 and 5] */
     int word_ngrams;            /* 1: unigrams, 2: and bigrams, 3: and

@@ -35,8 +35,9 @@ void
 tr_route_params_default(struct tr_route_params *p)
 {
     memset(p, 0, sizeof(*p));
-    p->epochs = 12;
+    p->epochs = 24;
     p->avg_epochs = 1;
+    p->runs = 1;
     p->eta = 0.1;
     p->l2 = 1e-5;
     p->seed = 1;
@@ -49,6 +50,7 @@ tr_route_params_default(struct tr_route_params *p)
     p->train_oos = false;
     p->confidence = TR_ROUTE_CONF_PROB;
     p->oos_weight = 1.0;
+    p->dropout = 0.4;
 }
 
 static int
@@ -309,6 +311,51 @@ next_rand(uint64_t *s)
     return *s;
 }
 
+/* What the steps of one training run share besides the model. */
+struct scratch {
+    float *g2;                  /* squared gradient sums of w */
+    float *gb2;                 /* and of the bias */
+    double *buf;                /* n_classes scores, then gradients */
+    float *gk;                  /* the gradients in single precision */
+    uint32_t *idx;              /* the kept features of a text */
+    float *val;
+    uint64_t rng;               /* for feature dropout */
+};
+
+/*
+ * The features of text `d` that feature dropout keeps, scaled by
+ * 1 / (1 - dropout) so that their expected sum stays the same.  Without
+ * dropout, the text's own vector.
+ */
+static struct tr_route__vec
+kept_features(const struct tr_route_params *p, const struct corpus *c,
+              size_t d, struct scratch *sc)
+{
+    struct tr_route__vec v = {
+        .idx = c->idx + c->start[d],
+        .val = c->val + c->start[d],
+        .n = c->start[d + 1] - c->start[d],
+    };
+    float scale = (float)(1.0 / (1.0 - p->dropout));
+    size_t n = 0;
+
+    if (p->dropout == 0)
+        return v;
+    for (size_t i = 0; i < v.n; i++) {
+        double u = (double)(next_rand(&sc->rng) >> 11) * 0x1p-53;
+
+        if (u < p->dropout)
+            continue;
+        sc->idx[n] = v.idx[i];
+        sc->val[n] = v.val[i] * scale;
+        n++;
+    }
+    v.idx = sc->idx;
+    v.val = sc->val;
+    v.n = n;
+    return v;
+}
+
 /*
  * One AdaGrad step on one text: softmax gradient g = p - onehot(y), then
  * for every feature row it touches and every class, the gradient with
@@ -316,16 +363,11 @@ next_rand(uint64_t *s)
  */
 static void
 step(struct tr_route_model *m, const struct tr_route_params *p,
-     const struct corpus *c, size_t d, float *g2, float *gb2, double *buf,
-     float *gk)
+     const struct corpus *c, size_t d, struct scratch *sc)
 {
     size_t k_n = m->n_classes;
-    struct tr_route__vec v = {
-        .idx = c->idx + c->start[d],
-        .val = c->val + c->start[d],
-        .n = c->start[d + 1] - c->start[d],
-    };
-    double eta = p->eta;
+    struct tr_route__vec v = kept_features(p, c, d, sc);
+    double eta = p->eta, *buf = sc->buf;
     float eta_f = (float)p->eta, l2 = (float)p->l2;
 
     tr_route__scores(m, &v, buf);
@@ -339,14 +381,13 @@ step(struct tr_route_model *m, const struct tr_route_params *p,
             buf[k] *= p->oos_weight;
 
     for (size_t k = 0; k < k_n; k++) {
-        gb2[k] += (float)(buf[k] * buf[k]);
-        m->bias[k] -= (float)(eta * buf[k] / (sqrt(gb2[k]) + 1e-8));
+        sc->gb2[k] += (float)(buf[k] * buf[k]);
+        m->bias[k] -= (float)(eta * buf[k] / (sqrt(sc->gb2[k]) + 1e-8));
+        sc->gk[k] = (float)buf[k];
     }
-    for (size_t k = 0; k < k_n; k++)
-        gk[k] = (float)buf[k];
     for (size_t i = 0; i < v.n; i++) {
         size_t row = (size_t)v.idx[i] * k_n;
-        float *w = m->w + row, *s = g2 + row;
+        float *w = m->w + row, *s = sc->g2 + row, *gk = sc->gk;
         float x = v.val[i];
 
         /* Single precision, one class per lane: the compiler vectorises
@@ -376,25 +417,56 @@ fold_snapshot(const struct tr_route_model *m, float *acc, int n)
         acc[n_w + k] = keep * acc[n_w + k] + add * m->bias[k];
 }
 
+static void
+scratch_cleanup(struct scratch *sc)
+{
+    free(sc->g2);
+    free(sc->gb2);
+    free(sc->buf);
+    free(sc->gk);
+    free(sc->idx);
+    free(sc->val);
+}
+
+static bool
+scratch_init(struct scratch *sc, const struct tr_route_model *m,
+             const struct tr_route_params *p, const struct corpus *c)
+{
+    size_t k_n = m->n_classes, longest = 1;
+
+    for (size_t d = 0; d < c->n_docs; d++)
+        if (c->start[d + 1] - c->start[d] > longest)
+            longest = c->start[d + 1] - c->start[d];
+    memset(sc, 0, sizeof(*sc));
+    sc->g2 = calloc(m->n_feat * k_n, sizeof(*sc->g2));
+    sc->gb2 = calloc(k_n, sizeof(*sc->gb2));
+    sc->buf = calloc(k_n, sizeof(*sc->buf));
+    sc->gk = calloc(k_n, sizeof(*sc->gk));
+    sc->idx = malloc(longest * sizeof(*sc->idx));
+    sc->val = malloc(longest * sizeof(*sc->val));
+
+    /* Dropout draws from its own generator, so that it leaves the
+     * example order of a seed as it is. */
+    sc->rng = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)p->seed << 1);
+    return sc->g2 && sc->gb2 && sc->buf && sc->gk && sc->idx && sc->val;
+}
+
 static enum tr_err
 fit(struct tr_route_model *m, const struct tr_route_params *p,
     const struct corpus *c, struct tr_error *err)
 {
     size_t k_n = m->n_classes, n = c->n_docs, n_w = m->n_feat * k_n;
-    float *g2 = calloc(n_w, sizeof(*g2));
-    float *gb2 = calloc(k_n, sizeof(*gb2));
-    double *buf = calloc(k_n, sizeof(*buf));
-    float *gk = calloc(k_n, sizeof(*gk));
     size_t *order = calloc(n ? n : 1, sizeof(*order));
     float *acc = NULL;
+    struct scratch sc;
     uint64_t s = 0x2545f4914f6cdd1dULL ^ ((uint64_t)p->seed << 1);
     int n_snap = 0;
     enum tr_err rc = TR_OK;
 
     if (p->avg_epochs > 1)
         acc = calloc(n_w + k_n, sizeof(*acc));
-    if (g2 == NULL || gb2 == NULL || buf == NULL || gk == NULL
-        || order == NULL || (p->avg_epochs > 1 && acc == NULL)) {
+    if (!scratch_init(&sc, m, p, c) || order == NULL
+        || (p->avg_epochs > 1 && acc == NULL)) {
         rc = TR_ERROR(err, TR_E_NOMEM, "out of memory for training");
         goto out;
     }
@@ -409,7 +481,7 @@ fit(struct tr_route_model *m, const struct tr_route_params *p,
             order[j] = t;
         }
         for (size_t i = 0; i < n; i++)
-            step(m, p, c, order[i], g2, gb2, buf, gk);
+            step(m, p, c, order[i], &sc);
         if (acc != NULL && e >= p->epochs - p->avg_epochs)
             fold_snapshot(m, acc, n_snap++);
     }
@@ -422,11 +494,44 @@ fit(struct tr_route_model *m, const struct tr_route_params *p,
     }
 
 out:
-    free(g2);
-    free(gb2);
-    free(buf);
-    free(gk);
+    scratch_cleanup(&sc);
     free(order);
+    free(acc);
+    return rc;
+}
+
+/*
+ * Fit `p->runs` times from zero weights, with seeds p->seed,
+ * p->seed + 1, ..., and keep the mean of their weights.  The runs share
+ * features and vocabulary, so the mean model's scores are the mean of
+ * the runs' scores: an ensemble at the cost of one model.
+ */
+static enum tr_err
+fit_runs(struct tr_route_model *m, const struct tr_route_params *p,
+         const struct corpus *c, struct tr_error *err)
+{
+    size_t k_n = m->n_classes, n_w = m->n_feat * k_n;
+    struct tr_route_params q = *p;
+    float *acc;
+    enum tr_err rc = TR_OK;
+
+    if (p->runs == 1)
+        return fit(m, p, c, err);
+    acc = calloc(n_w + k_n, sizeof(*acc));
+    if (acc == NULL)
+        return TR_ERROR(err, TR_E_NOMEM, "out of memory for training");
+    for (int r = 0; r < p->runs && rc == TR_OK; r++) {
+        memset(m->w, 0, n_w * sizeof(*m->w));
+        memset(m->bias, 0, k_n * sizeof(*m->bias));
+        q.seed = p->seed + (uint32_t)r;
+        rc = fit(m, &q, c, err);
+        if (rc == TR_OK)
+            fold_snapshot(m, acc, r);
+    }
+    if (rc == TR_OK) {
+        memcpy(m->w, acc, n_w * sizeof(*acc));
+        memcpy(m->bias, acc + n_w, k_n * sizeof(*acc));
+    }
     free(acc);
     return rc;
 }
@@ -437,6 +542,8 @@ check_params(const struct tr_route_params *p, size_t n_rows,
 {
     if (p->epochs < 1 || p->epochs > 1000)
         return TR_ERROR(err, TR_E_INVAL, "epochs must be 1 to 1000");
+    if (p->runs < 1 || p->runs > 16)
+        return TR_ERROR(err, TR_E_INVAL, "runs must be 1 to 16");
     if (p->avg_epochs < 1 || p->avg_epochs > p->epochs)
         return TR_ERROR(err, TR_E_INVAL,
                         "averaged epochs must be 1 to the number of "
@@ -453,6 +560,8 @@ check_params(const struct tr_route_params *p, size_t n_rows,
         return TR_ERROR(err, TR_E_INVAL, "word n-grams must be 1 to 3");
     if (!(p->char_weight >= 0 && p->char_weight <= 1))
         return TR_ERROR(err, TR_E_INVAL, "char weight must be 0 to 1");
+    if (!(p->dropout >= 0 && p->dropout <= 0.9))
+        return TR_ERROR(err, TR_E_INVAL, "dropout must be 0 to 0.9");
     if (!(p->oos_weight > 0 && p->oos_weight <= 100))
         return TR_ERROR(err, TR_E_INVAL,
                         "out-of-scope weight must be above 0 and at most "
@@ -512,7 +621,7 @@ tr_route_train(const struct tr_route_params *p,
         rc = TR_ERROR(err, TR_E_NOMEM, "out of memory for weights");
         goto fail;
     }
-    rc = fit(m, p, &c, err);
+    rc = fit_runs(m, p, &c, err);
     if (rc != TR_OK)
         goto fail;
     corpus_cleanup(&c);

@@ -11,5 +11,7 @@ tr_unit_test(route model LIBS tr_route m TIMEOUT 300 CASES
     route_version_1_buffer_still_loads
     route_oos_weight_raises_out_of_scope_probability
     route_averaged_weights_learn_and_differ
+    route_dropout_is_deterministic_and_learns
+    route_runs_keep_the_mean_of_the_seeds
     route_word_trigrams_add_features
     route_clinc150_in_scope_accuracy_floor)
