@@ -60,12 +60,18 @@ tr_bm25_new(const struct tr_bm25_opts *o, struct tr_error *err)
         tr_bm25_opts_default(&ix->opts);
     if (tr_bm25__opts_check(&ix->opts, err) != TR_OK)
         goto fail;
+    ix->strs = tr_arena_new(64 * 1024);
+    if (ix->strs == NULL) {
+        TR_ERROR(err, TR_E_NOMEM, "out of memory");
+        goto fail;
+    }
     ix->tok = tr_bm25_tokenizer_new(ix->opts.stem_lang, err);
     if (ix->tok == NULL)
         goto fail;
     return ix;
 
 fail:
+    tr_arena_free(ix->strs);
     free(ix);
     return NULL;
 }
@@ -76,9 +82,10 @@ tr_bm25_free(struct tr_bm25 *ix)
     if (ix == NULL)
         return;
     for (size_t i = 0; i < ix->n_terms; i++) {
-        free(ix->terms[i].str);
         free(ix->terms[i].post);
+        free(ix->terms[i].freq);
     }
+    tr_arena_free(ix->strs);
     free(ix->terms);
     free(ix->slots);
     free(ix->ids);
@@ -167,11 +174,9 @@ tr_bm25__term_intern(struct tr_bm25 *ix, const char *s, size_t len)
     }
     t = &ix->terms[ix->n_terms];
     memset(t, 0, sizeof(*t));
-    t->str = malloc(len + 1);
+    t->str = tr_arena_strndup(ix->strs, s, len);
     if (t->str == NULL)
         return -1;
-    memcpy(t->str, s, len);
-    t->str[len] = '\0';
     t->len = (uint32_t) len;
 
     for (i = hash_term(s, len) & (ix->n_slots - 1); ix->slots[i] != 0;
@@ -192,12 +197,16 @@ tr_bm25__post_add(struct tr_bm25__term *t, uint32_t doc, float tf,
         if (p == NULL)
             return TR_E_NOMEM;
         t->post = p;
+        p = realloc(t->freq, cap * sizeof(*t->freq));
+        if (p == NULL)
+            return TR_E_NOMEM;
+        t->freq = p;
         t->cap_post = cap;
     }
     t->post[t->n_post].doc = doc;
-    t->post[t->n_post].tf = tf;
-    t->post[t->n_post].tft = tft;
     t->post[t->n_post].w = 0.0f;
+    t->freq[t->n_post].tf = tf;
+    t->freq[t->n_post].tft = tft;
     t->n_post++;
     return TR_OK;
 }
@@ -233,9 +242,9 @@ add_token(void *arg, const char *tok, size_t len)
             return TR_E_NOMEM;
     }
     if (c->in_title)
-        t->post[t->n_post - 1].tft += 1.0f;
+        t->freq[t->n_post - 1].tft += 1.0f;
     else
-        t->post[t->n_post - 1].tf += 1.0f;
+        t->freq[t->n_post - 1].tf += 1.0f;
     return TR_OK;
 }
 
@@ -315,37 +324,62 @@ field_norm(double b, double len, double avg)
     return avg > 0.0 ? 1.0 - b + b * len / avg : 1.0;
 }
 
+/* Fold everything but the IDF into the weights of the postings of `t`. */
+static void
+weigh_postings(const struct tr_bm25 *ix, struct tr_bm25__term *t)
+{
+    double k1 = ix->opts.k1, b = ix->opts.b, tw = ix->opts.title_weight;
+
+    for (uint32_t j = 0; j < t->n_post; j++) {
+        const struct tr_bm25__freq *f = &t->freq[j];
+        uint32_t d = t->post[j].doc;
+        double tf = 0.0;
+
+        if (f->tf > 0.0f)
+            tf += f->tf / field_norm(b, ix->lens[d], ix->avgdl);
+        if (f->tft > 0.0f)
+            tf += tw * f->tft / field_norm(b, ix->tlens[d], ix->avgtl);
+        t->post[j].w = (float) (tf * (k1 + 1.0) / (tf + k1));
+    }
+}
+
 void
 tr_bm25__finish(struct tr_bm25 *ix)
 {
     double total = 0.0, ttotal = 0.0, n = (double) ix->n_docs;
-    double k1 = ix->opts.k1, b = ix->opts.b, tw = ix->opts.title_weight;
 
-    for (size_t d = 0; d < ix->n_docs; d++) {
+    for (size_t d = 0; ix->lens != NULL && d < ix->n_docs; d++) {
         total += ix->lens[d];
         ttotal += ix->tlens[d];
     }
     ix->avgdl = ix->n_docs ? total / n : 0.0;
     ix->avgtl = ix->n_docs ? ttotal / n : 0.0;
 
-    /* Everything but the IDF is fixed per posting, so fold it in now. */
     for (size_t i = 0; i < ix->n_terms; i++) {
         struct tr_bm25__term *t = &ix->terms[i];
         double df = t->n_post;
 
         t->idf = (float) log(1.0 + (n - df + 0.5) / (df + 0.5));
-        for (uint32_t j = 0; j < t->n_post; j++) {
-            struct tr_bm25__post *p = &t->post[j];
-            double tf = 0.0;
+        if (t->freq != NULL)
+            weigh_postings(ix, t);
+        free(t->freq);
+        t->freq = NULL;
 
-            if (p->tf > 0.0f)
-                tf += p->tf / field_norm(b, ix->lens[p->doc], ix->avgdl);
-            if (p->tft > 0.0f)
-                tf += tw * p->tft / field_norm(b, ix->tlens[p->doc],
-                                               ix->avgtl);
-            p->w = (float) (tf * (k1 + 1.0) / (tf + k1));
+        /* Doubling left room that a frozen index never uses. */
+        if (t->cap_post > t->n_post) {
+            void *p = realloc(t->post, t->n_post * sizeof(*t->post));
+
+            if (p != NULL) {
+                t->post = p;
+                t->cap_post = t->n_post;
+            }
         }
     }
+
+    /* Lengths only serve the weights, which are now fixed. */
+    free(ix->lens);
+    free(ix->tlens);
+    ix->lens = ix->tlens = NULL;
     ix->built = 1;
 }
 

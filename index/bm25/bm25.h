@@ -10,8 +10,11 @@
  * IDF ln(1 + (N - df + 0.5) / (df + 0.5)).  Title and text are two
  * fields (BM25F): tf = title_weight * tf_title / B_title + tf_text /
  * B_text with B_f = 1 - b + b * len_f / avglen_f, then the score is
- * idf * tf * (k1 + 1) / (tf + k1).  With no title it is plain BM25.  An index serializes to a flat byte buffer (host byte order,
- * little-endian on every supported machine) and loads back from it.
+ * idf * tf * (k1 + 1) / (tf + k1).  With no title it is plain BM25.
+ * An index serializes to a flat byte buffer (host byte order,
+ * little-endian on every supported machine) and loads back from it;
+ * buffers of the earlier format version still load.  A built index keeps
+ * 8 bytes per posting (chunk number and weight).
  *
  * SPDX-License-Identifier: Apache-2.0
  */

@@ -5,21 +5,25 @@
  * Layout, host byte order: the magic "TRBM25", a 16-bit version, the
  * settings (k1, b and title weight as doubles, the stemming language in
  * TR_BM25_LANG_MAX bytes), the counts of chunks, terms and postings as
- * 64-bit integers, the chunk ids (int64) and lengths (float), then each
- * term as its byte length (u32), bytes and posting count (u32) followed
- * by its postings (u32 chunk number, float frequency).  Loading checks
- * every count and number against the buffer and the index, so a damaged
- * buffer is refused instead of read out of bounds.
+ * 64-bit integers and the chunk ids (int64), then each term as its byte
+ * length (u32), bytes and posting count (u32) followed by its postings
+ * (u32 chunk number, float weight).  Version 2, still read, also had
+ * the chunks' text and title lengths (float) after the ids, and each
+ * posting held its two field frequencies (float) instead of the weight,
+ * which loading then computes.  Loading checks every count and number
+ * against the buffer and the index, so a damaged buffer is refused
+ * instead of read out of bounds.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bm25_int.h"
 
 #define BM25_MAGIC "TRBM25"
-#define BM25_VERSION 2
+#define BM25_VERSION 3
 
 struct reader {
     const unsigned char *p;
@@ -66,11 +70,6 @@ tr_bm25_save(const struct tr_bm25 *ix, struct tr_buf *out,
         rc = tr_buf_append(out, counts, sizeof(counts));
     if (rc == TR_OK)
         rc = tr_buf_append(out, ix->ids, ix->n_docs * sizeof(*ix->ids));
-    if (rc == TR_OK)
-        rc = tr_buf_append(out, ix->lens, ix->n_docs * sizeof(*ix->lens));
-    if (rc == TR_OK)
-        rc = tr_buf_append(out, ix->tlens,
-                           ix->n_docs * sizeof(*ix->tlens));
 
     for (size_t i = 0; i < ix->n_terms && rc == TR_OK; i++) {
         const struct tr_bm25__term *t = &ix->terms[i];
@@ -80,29 +79,28 @@ tr_bm25_save(const struct tr_bm25 *ix, struct tr_buf *out,
             rc = tr_buf_append(out, t->str, t->len);
         if (rc == TR_OK)
             rc = tr_buf_append(out, &t->n_post, sizeof(t->n_post));
-        for (uint32_t j = 0; j < t->n_post && rc == TR_OK; j++) {
-            rc = tr_buf_append(out, &t->post[j].doc, sizeof(uint32_t));
-            if (rc == TR_OK)
-                rc = tr_buf_append(out, &t->post[j].tf, sizeof(float));
-            if (rc == TR_OK)
-                rc = tr_buf_append(out, &t->post[j].tft, sizeof(float));
-        }
+        if (rc == TR_OK)
+            rc = tr_buf_append(out, t->post, t->n_post * sizeof(*t->post));
     }
     if (rc != TR_OK)
         return TR_ERROR(err, rc, "could not serialize the bm25 index");
     return TR_OK;
 }
 
-/* Read the fixed header into `o` and `counts`; -1 when malformed. */
+/*
+ * Read the fixed header into `o`, `counts` and `version`; -1 when
+ * malformed or of a version this code does not read.
+ */
 static int
-read_header(struct reader *r, struct tr_bm25_opts *o, uint64_t counts[3])
+read_header(struct reader *r, struct tr_bm25_opts *o, uint64_t counts[3],
+            uint16_t *version)
 {
     char magic[6];
-    uint16_t version;
 
     if (take(r, magic, 6) != 0 || memcmp(magic, BM25_MAGIC, 6) != 0)
         return -1;
-    if (take(r, &version, sizeof(version)) != 0 || version != BM25_VERSION)
+    if (take(r, version, sizeof(*version)) != 0 || *version < 2
+        || *version > BM25_VERSION)
         return -1;
     memset(o, 0, sizeof(*o));
     if (take(r, &o->k1, sizeof(double)) != 0
@@ -112,35 +110,21 @@ read_header(struct reader *r, struct tr_bm25_opts *o, uint64_t counts[3])
         || take(r, counts, 3 * sizeof(uint64_t)) != 0)
         return -1;
 
-    /* Each chunk needs 16 bytes and each term at least 9. */
-    if (counts[0] > r->left / 16 || counts[1] > r->left / 9
-        || counts[2] > r->left / 12)
+    /* Each chunk needs 8 or 16 bytes and each term at least 9. */
+    if (counts[0] > r->left / (*version == 2 ? 16 : 8)
+        || counts[1] > r->left / 9
+        || counts[2] > r->left / (*version == 2 ? 12 : 8))
         return -1;
     return 0;
 }
 
-/* Read one term and its postings into `ix`; -1 when malformed. */
+/* Read the `n_post` version 2 postings of `t`: frequencies. */
 static int
-read_term(struct reader *r, struct tr_bm25 *ix, uint64_t *n_post_left)
+read_freqs(struct reader *r, struct tr_bm25 *ix, struct tr_bm25__term *t,
+           uint32_t n_post)
 {
-    char s[TR_BM25_TOKEN_MAX + 4];
-    uint32_t len, n_post, prev = 0;
-    struct tr_bm25__term *t;
-    int64_t n;
+    uint32_t prev = 0;
 
-    if (take(r, &len, sizeof(len)) != 0 || len == 0
-        || len > TR_BM25_TOKEN_MAX || take(r, s, len) != 0)
-        return -1;
-    if (tr_bm25__term_lookup(ix, s, len) >= 0)
-        return -1;
-    n = tr_bm25__term_intern(ix, s, len);
-    if (n < 0 || take(r, &n_post, sizeof(n_post)) != 0 || n_post == 0
-        || n_post > *n_post_left || n_post > ix->n_docs)
-        return -1;
-    *n_post_left -= n_post;
-    t = &ix->terms[n];
-
-    /* Postings must name existing chunks in increasing order. */
     for (uint32_t j = 0; j < n_post; j++) {
         uint32_t doc;
         float tf, tft;
@@ -158,15 +142,84 @@ read_term(struct reader *r, struct tr_bm25 *ix, uint64_t *n_post_left)
     return 0;
 }
 
+/* Read the `n_post` postings of `t` with their weights, in one array. */
+static int
+read_weights(struct reader *r, struct tr_bm25 *ix, struct tr_bm25__term *t,
+             uint32_t n_post)
+{
+    t->post = malloc(n_post * sizeof(*t->post));
+    if (t->post == NULL || take(r, t->post, n_post * sizeof(*t->post)) != 0)
+        return -1;
+    t->n_post = t->cap_post = n_post;
+    for (uint32_t j = 0; j < n_post; j++) {
+        const struct tr_bm25__post *p = &t->post[j];
+
+        if (p->doc >= ix->n_docs || (j > 0 && p->doc <= t->post[j - 1].doc)
+            || !(p->w > 0.0f) || !isfinite(p->w))
+            return -1;
+    }
+    return 0;
+}
+
+/* Read one term and its postings into `ix`; -1 when malformed. */
+static int
+read_term(struct reader *r, struct tr_bm25 *ix, uint16_t version,
+          uint64_t *n_post_left)
+{
+    char s[TR_BM25_TOKEN_MAX + 4];
+    uint32_t len, n_post;
+    int64_t n;
+
+    if (take(r, &len, sizeof(len)) != 0 || len == 0
+        || len > TR_BM25_TOKEN_MAX || take(r, s, len) != 0)
+        return -1;
+    if (tr_bm25__term_lookup(ix, s, len) >= 0)
+        return -1;
+    n = tr_bm25__term_intern(ix, s, len);
+    if (n < 0 || take(r, &n_post, sizeof(n_post)) != 0 || n_post == 0
+        || n_post > *n_post_left || n_post > ix->n_docs)
+        return -1;
+    *n_post_left -= n_post;
+
+    /* Postings must name existing chunks in increasing order. */
+    if (version == 2)
+        return read_freqs(r, ix, &ix->terms[n], n_post);
+    return read_weights(r, ix, &ix->terms[n], n_post);
+}
+
+/* Read the chunk ids, and the lengths of version 2; -1 when malformed. */
+static int
+read_docs(struct reader *r, struct tr_bm25 *ix, uint16_t version)
+{
+    size_t n = ix->n_docs;
+
+    ix->ids = malloc((n + 1) * sizeof(*ix->ids));
+    if (ix->ids == NULL || take(r, ix->ids, n * sizeof(*ix->ids)) != 0)
+        return -1;
+    if (version > 2)
+        return 0;
+    ix->lens = malloc((n + 1) * sizeof(*ix->lens));
+    ix->tlens = malloc((n + 1) * sizeof(*ix->tlens));
+    if (ix->lens == NULL || ix->tlens == NULL
+        || take(r, ix->lens, n * sizeof(*ix->lens)) != 0
+        || take(r, ix->tlens, n * sizeof(*ix->tlens)) != 0)
+        return -1;
+    for (size_t d = 0; d < n; d++)
+        if (!(ix->lens[d] >= 0.0f) || !(ix->tlens[d] >= 0.0f))
+            return -1;
+    return 0;
+}
+
 struct tr_bm25 *
 tr_bm25_load(const void *data, size_t len, struct tr_error *err)
 {
     struct reader r = {data, len};
     struct tr_bm25_opts o;
     uint64_t counts[3];
+    uint16_t version = 0;
     struct tr_bm25 *ix = NULL;
 
-    if (data == NULL || read_header(&r, &o, counts) != 0)
+    if (data == NULL || read_header(&r, &o, counts, &version) != 0)
         goto bad;
     if (tr_bm25__opts_check(&o, NULL) != TR_OK)
         goto bad;
@@ -175,21 +228,10 @@ tr_bm25_load(const void *data, size_t len, struct tr_error *err)
         return NULL;
 
     ix->n_docs = ix->cap_docs = counts[0];
-    ix->ids = malloc((counts[0] + 1) * sizeof(*ix->ids));
-    ix->lens = malloc((counts[0] + 1) * sizeof(*ix->lens));
-    ix->tlens = malloc((counts[0] + 1) * sizeof(*ix->tlens));
-    if (ix->ids == NULL || ix->lens == NULL || ix->tlens == NULL)
+    if (read_docs(&r, ix, version) != 0)
         goto bad;
-    if (take(&r, ix->ids, counts[0] * sizeof(*ix->ids)) != 0
-        || take(&r, ix->lens, counts[0] * sizeof(*ix->lens)) != 0
-        || take(&r, ix->tlens, counts[0] * sizeof(*ix->tlens)) != 0)
-        goto bad;
-    for (size_t d = 0; d < ix->n_docs; d++)
-        if (!(ix->lens[d] >= 0.0f) || !(ix->tlens[d] >= 0.0f))
-            goto bad;
-
     for (uint64_t i = 0; i < counts[1]; i++)
-        if (read_term(&r, ix, &counts[2]) != 0)
+        if (read_term(&r, ix, version, &counts[2]) != 0)
             goto bad;
     if (counts[2] != 0 || r.left != 0)
         goto bad;

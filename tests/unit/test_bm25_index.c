@@ -1,7 +1,8 @@
 /*
  * test_bm25_index.c
  *      BM25 scores against hand-computed values, tokenizer, stemming,
- *      title weight, serialization, bad input and concurrent searches.
+ *      title weight, serialization (and buffers of the earlier version),
+ *      bad input and concurrent searches.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -218,6 +219,101 @@ bm25_round_trips_through_a_buffer(void **state)
     tr_bm25_free(ix);
 }
 
+/* Append one term of a version 2 buffer: its postings' frequencies. */
+static void
+v2_term(struct tr_buf *b, const char *term, uint32_t n,
+        const float (*post)[3])
+{
+    uint32_t len = (uint32_t) strlen(term);
+
+    tr_buf_append(b, &len, sizeof(len));
+    tr_buf_append(b, term, len);
+    tr_buf_append(b, &n, sizeof(n));
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t doc = (uint32_t) post[i][0];
+
+        tr_buf_append(b, &doc, sizeof(doc));
+        tr_buf_append(b, &post[i][1], 2 * sizeof(float));
+    }
+}
+
+/*
+ * The index of bm25_title_tokens_count_with_weight() as version 2 wrote
+ * it: chunk lengths after the ids, and field frequencies per posting.
+ */
+static void
+v2_buffer(struct tr_buf *b)
+{
+    static const float printer[][3] = {{0, 0, 1}, {1, 1, 0}};
+    static const float in_0[][3] = {{0, 1, 0}}, in_1[][3] = {{1, 1, 0}};
+    uint16_t version = 2;
+    double set[3] = {1.2, 0.75, 3.0};
+    char lang[TR_BM25_LANG_MAX] = "";
+    uint64_t counts[3] = {2, 4, 5};
+    int64_t ids[2] = {1, 2};
+    float lens[2] = {2, 2}, tlens[2] = {1, 0};
+
+    tr_buf_append(b, "TRBM25", 6);
+    tr_buf_append(b, &version, sizeof(version));
+    tr_buf_append(b, set, sizeof(set));
+    tr_buf_append(b, lang, sizeof(lang));
+    tr_buf_append(b, counts, sizeof(counts));
+    tr_buf_append(b, ids, sizeof(ids));
+    tr_buf_append(b, lens, sizeof(lens));
+    tr_buf_append(b, tlens, sizeof(tlens));
+    v2_term(b, "printer", 2, printer);
+    v2_term(b, "paper", 1, in_0);
+    v2_term(b, "jam", 1, in_0);
+    v2_term(b, "offline", 1, in_1);
+}
+
+static void
+bm25_reads_version_2_and_refuses_newer(void **state)
+{
+    struct tr_bm25 *ix;
+    struct tr_bm25_hit hits[2];
+    struct tr_error err;
+    struct tr_buf buf;
+    uint16_t version, later = 4;
+    size_t n;
+    double idf = log(1.0 + (2 - 2 + 0.5) / (2 + 0.5)), w;
+
+    /* Version 2 keeps loading and scores as when it was written. */
+    tr_buf_init(&buf, 0);
+    v2_buffer(&buf);
+    ix = tr_bm25_load(buf.data, buf.len, &err);
+    if (ix == NULL)
+        fail_msg("version 2 refused: %s", err.msg);
+    assert_int_equal(tr_bm25_search(ix, "printer", 2, hits, &n, NULL),
+                     TR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(hits[0].id, 1);
+    w = 3.0 * 1 / (0.25 + 0.75 * 1 / 0.5);
+    assert_float_equal(hits[0].score, idf * w * 2.2 / (w + 1.2), 1e-5);
+    w = 1.0 / (0.25 + 0.75 * 2 / 2.0);
+    assert_float_equal(hits[1].score, idf * w * 2.2 / (w + 1.2), 1e-5);
+
+    /* Saved again, it is in today's version and still scores the same. */
+    tr_buf_reset(&buf);
+    assert_int_equal(tr_bm25_save(ix, &buf, NULL), TR_OK);
+    memcpy(&version, buf.data + 6, sizeof(version));
+    assert_int_equal(version, 3);
+    tr_bm25_free(ix);
+    ix = tr_bm25_load(buf.data, buf.len, &err);
+    assert_non_null(ix);
+    assert_int_equal(tr_bm25_search(ix, "printer", 2, hits, &n, NULL),
+                     TR_OK);
+    assert_int_equal(hits[1].id, 2);
+    assert_float_equal(hits[1].score, idf * w * 2.2 / (w + 1.2), 1e-5);
+    tr_bm25_free(ix);
+
+    /* A version this code does not know is refused, not misread. */
+    memcpy(buf.data + 6, &later, sizeof(later));
+    assert_null(tr_bm25_load(buf.data, buf.len, &err));
+    assert_int_equal(err.code, TR_E_PARSE);
+    tr_buf_cleanup(&buf);
+}
+
 static void
 bm25_bad_settings_and_misuse_are_errors(void **state)
 {
@@ -291,6 +387,7 @@ static const struct CMUnitTest cases[] = {
     cmocka_unit_test(bm25_tokenizer_lowercases_splits_and_stems),
     cmocka_unit_test(bm25_stemming_matches_word_forms),
     cmocka_unit_test(bm25_round_trips_through_a_buffer),
+    cmocka_unit_test(bm25_reads_version_2_and_refuses_newer),
     cmocka_unit_test(bm25_bad_settings_and_misuse_are_errors),
     cmocka_unit_test(bm25_concurrent_searches_agree),
 };
