@@ -41,7 +41,8 @@ static const char eval_routing_help[] =
     "                       threshold may cost on val (default 0.01)\n"
     "  --epochs N, --avg-epochs N, --eta X, --l2 X, --seed N,\n"
     "  --char-min N, --char-max N, --word-ngrams N, --min-df N,\n"
-    "  --char-weight X, --oos-weight X, --dropout X, --runs N\n"
+    "  --char-weight X, --unseen-weight X, --oos-weight X, --dropout X,\n"
+    "  --runs N\n"
     "                       training settings (see docs/routing.md)\n"
     "  --json               print one JSON object\n"
     "\n" TR_CLI_COMMON_HELP;
@@ -50,7 +51,8 @@ enum {
     OPT_DATASET = 1, OPT_OOS_LABEL, OPT_NO_OOS, OPT_OOS_MODE, OPT_HOLDOUT,
     OPT_ON_VAL, OPT_THRESHOLD, OPT_EPOCHS, OPT_AVG_EPOCHS, OPT_ETA, OPT_L2,
     OPT_SEED, OPT_CHAR_MIN, OPT_CHAR_MAX, OPT_WORD_NGRAMS, OPT_MIN_DF,
-    OPT_CHAR_WEIGHT, OPT_OOS_WEIGHT, OPT_DROPOUT, OPT_RUNS, OPT_MAX_DROP,
+    OPT_CHAR_WEIGHT, OPT_UNSEEN_WEIGHT, OPT_OOS_WEIGHT, OPT_DROPOUT,
+    OPT_RUNS, OPT_MAX_DROP,
     OPT_JSON, OPT_CONFIDENCE
 };
 
@@ -72,6 +74,7 @@ static const struct option eval_routing_opts[] = {
     {"word-ngrams", required_argument, NULL, OPT_WORD_NGRAMS},
     {"min-df", required_argument, NULL, OPT_MIN_DF},
     {"char-weight", required_argument, NULL, OPT_CHAR_WEIGHT},
+    {"unseen-weight", required_argument, NULL, OPT_UNSEEN_WEIGHT},
     {"oos-weight", required_argument, NULL, OPT_OOS_WEIGHT},
     {"dropout", required_argument, NULL, OPT_DROPOUT},
     {"runs", required_argument, NULL, OPT_RUNS},
@@ -142,6 +145,7 @@ apply_number(struct tr_evalroute_opts *o, int opt, const char *arg)
     case OPT_WORD_NGRAMS: p->word_ngrams = (int)v; break;
     case OPT_MIN_DF: p->min_df = (int)v; break;
     case OPT_CHAR_WEIGHT: p->char_weight = v; break;
+    case OPT_UNSEEN_WEIGHT: p->unseen_weight = v; break;
     case OPT_OOS_WEIGHT: p->oos_weight = v; break;
     case OPT_DROPOUT: p->dropout = v; break;
     case OPT_RUNS: p->runs = (int)v; break;

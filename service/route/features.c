@@ -219,11 +219,16 @@ vec_reserve(struct tr_route__vec *v, size_t need)
  * Scale the word block and the character block to unit length each,
  * weight them by the square roots of their shares, and bring the whole
  * vector to unit length (which only matters when a block is empty).
+ * `unseen` holds each block's squared weight of the features that are
+ * not in the vocabulary: they count in the lengths though they have no
+ * row, so a text made mostly of unseen n-grams keeps short known parts
+ * and scores low.
  */
 static void
-normalise(const struct tr_route_model *m, struct tr_route__vec *v)
+normalise(const struct tr_route_model *m, struct tr_route__vec *v,
+          const double *unseen)
 {
-    double sq[2] = {0, 0}, scale[2], total = 0;
+    double sq[2] = {unseen[0], unseen[1]}, scale[2], total;
     double cw = m->spec.char_weight;
 
     for (size_t i = 0; i < v->n; i++) {
@@ -234,17 +239,16 @@ normalise(const struct tr_route_model *m, struct tr_route__vec *v)
     }
     scale[0] = sq[0] > 0 ? sqrt((1.0 - cw) / sq[0]) : 0;
     scale[1] = sq[1] > 0 ? sqrt(cw / sq[1]) : 0;
+    total = sq[0] * scale[0] * scale[0] + sq[1] * scale[1] * scale[1];
+    if (total <= 0)
+        return;
+    scale[0] /= sqrt(total);
+    scale[1] /= sqrt(total);
     for (size_t i = 0; i < v->n; i++) {
         int c = (m->keys[v->idx[i]] >> TR_ROUTE_KIND_SHIFT)
                 == TR_ROUTE_KIND_CHAR;
 
         v->val[i] = (float)(v->val[i] * scale[c]);
-        total += (double)v->val[i] * v->val[i];
-    }
-    if (total > 0) {
-        total = 1.0 / sqrt(total);
-        for (size_t i = 0; i < v->n; i++)
-            v->val[i] = (float)(v->val[i] * total);
     }
 }
 
@@ -252,6 +256,7 @@ enum tr_err
 tr_route__vectorize(const struct tr_route_model *m, uint64_t *hashes,
                     size_t n_hashes, struct tr_route__vec *v)
 {
+    double unseen[2] = {0, 0};
     enum tr_err rc;
 
     v->n = 0;
@@ -263,20 +268,26 @@ tr_route__vectorize(const struct tr_route_model *m, uint64_t *hashes,
     /* Equal hashes are neighbours now: count each run once. */
     for (size_t i = 0; i < n_hashes;) {
         size_t j = i;
+        double tf;
         long f;
 
         while (j < n_hashes && hashes[j] == hashes[i])
             j++;
+        tf = 1.0 + log((double)(j - i));
         f = find_key(m, hashes[i]);
         if (f >= 0) {
             v->idx[v->n] = (uint32_t)f;
-            v->val[v->n] = (float)((1.0 + log((double)(j - i)))
-                                   * m->idf[f]);
+            v->val[v->n] = (float)(tf * m->idf[f]);
             v->n++;
+        } else {
+            double x = tf * m->spec.idf_unseen;
+            int c = (hashes[i] >> TR_ROUTE_KIND_SHIFT) == TR_ROUTE_KIND_CHAR;
+
+            unseen[c] += x * x;
         }
         i = j;
     }
-    normalise(m, v);
+    normalise(m, v, unseen);
     return TR_OK;
 }
 

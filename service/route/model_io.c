@@ -5,16 +5,17 @@
  * Layout, every number little-endian whatever the machine:
  *   "TRROUTE1", u32 version, i32 char_min, i32 char_max,
  *   i32 word_ngrams, f32 char_weight, f64 temperature, f64 threshold,
- *   u32 confidence kind (from version 2 on),
+ *   u32 confidence kind (from version 2 on), f32 IDF of unseen features
+ *   (from version 3 on),
  *   u32 n_classes, i32 oos_class, u64 n_feat,
  *   abstain label and n_classes labels (u32 length, bytes),
  *   u64 keys[n_feat] (strictly increasing), f32 idf[n_feat],
  *   f32 bias[n_classes], f32 w[n_feat * n_classes].
  * The loader checks every length against what is left and every field
  * against its range, so a truncated or altered buffer is refused rather
- * than read out of bounds.  Version 1 buffers, written before the
- * confidence kind existed, still load: their threshold applies to the
- * top probability.
+ * than read out of bounds.  Older buffers still load as they were
+ * meant: version 1 ones have their threshold on the top probability,
+ * and version 1 and 2 ones leave unseen features out of the norm.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -25,7 +26,7 @@
 #include "route_int.h"
 
 #define MAGIC "TRROUTE1"
-#define VERSION 2u
+#define VERSION 3u
 
 struct writer {
     unsigned char *p;
@@ -82,7 +83,7 @@ put_str(struct writer *w, const char *s)
 static size_t
 saved_size(const struct tr_route_model *m)
 {
-    size_t n = 8 + 4 * 5 + 8 * 2 + 4 + 4 * 2 + 8;
+    size_t n = 8 + 4 * 5 + 8 * 2 + 4 * 2 + 4 * 2 + 8;
 
     n += 4 + strlen(m->abstain_label);
     for (size_t k = 0; k < m->n_classes; k++)
@@ -114,6 +115,7 @@ tr_route_model_save(const struct tr_route_model *m, unsigned char **buf,
     put_f64(&w, m->temperature);
     put_f64(&w, m->threshold);
     put_u32(&w, (uint32_t)m->conf);
+    put_f32(&w, m->spec.idf_unseen);
     put_u32(&w, (uint32_t)m->n_classes);
     put_u32(&w, (uint32_t)m->oos_class);
     put_u64(&w, m->n_feat);
@@ -232,6 +234,7 @@ read_head(struct reader *r, struct tr_route_model *m)
     if (version >= 2)
         conf = get_u32(r);
     m->conf = (enum tr_route_conf)conf;
+    m->spec.idf_unseen = version >= 3 ? get_f32(r) : 0;
     m->n_classes = get_u32(r);
     m->oos_class = (int)get_u32(r);
     m->n_feat = get_u64(r);
@@ -241,7 +244,8 @@ read_head(struct reader *r, struct tr_route_model *m)
     return m->spec.char_min >= 0 && m->spec.char_max >= m->spec.char_min
            && m->spec.char_max <= 8 && m->spec.word_ngrams >= 1
            && m->spec.word_ngrams <= 3 && m->spec.char_weight >= 0
-           && m->spec.char_weight <= 1 && m->temperature > 0
+           && m->spec.char_weight <= 1 && m->spec.idf_unseen >= 0
+           && isfinite(m->spec.idf_unseen) && m->temperature > 0
            && isfinite(m->temperature) && m->threshold >= 0
            && m->threshold <= 1 && m->n_classes >= 2
            && m->n_classes <= 1000000 && m->oos_class >= -1

@@ -5,11 +5,13 @@
  *
  * Texts become sparse vectors of hashed word unigrams and bigrams and of
  * character n-grams inside word boundaries, weighted by sublinear term
- * frequency and inverse document frequency and normalised to unit length.
- * A multinomial logistic regression (softmax) over those vectors is
- * trained with AdaGrad and L2 regularisation in a fixed order drawn from
- * a seed, optionally keeping the mean of the last epochs' weights, so the
- * same data and parameters give the same model.
+ * frequency and inverse document frequency and normalised to unit length
+ * (features missing from the vocabulary count in that length).  A
+ * multinomial logistic regression (softmax) over those vectors is
+ * trained with AdaGrad, L2 regularisation and feature dropout in a fixed
+ * order drawn from a seed, optionally over several seeds or keeping the
+ * mean of the last epochs' weights, so the same data and parameters give
+ * the same model.
  *
  * A model carries a temperature that scales its scores before the softmax
  * and a threshold on its confidence (the top probability, or its margin
@@ -93,6 +95,11 @@ struct tr_route_params {
                                  * training texts than this [2] */
     double char_weight;         /* share of the character block in the
                                  * squared norm, 0..1 [0.5] */
+    double unseen_weight;       /* features of a text that are not in
+                                 * the vocabulary count in its norm
+                                 * with this many times the IDF of a
+                                 * feature found in one training text;
+                                 * 0 leaves them out, up to 10 [1] */
     const char *oos_label;      /* borrowed [NULL] */
     bool train_oos;             /* [false] */
     double oos_weight;          /* loss weight of out-of-scope rows when

@@ -34,6 +34,8 @@ struct tr_route__fspec {
     int char_max;
     int word_ngrams;
     float char_weight;
+    float idf_unseen;           /* weight of a feature not in the
+                                 * vocabulary, 0 to leave it out */
 };
 
 struct tr_route_model {

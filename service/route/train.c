@@ -51,6 +51,7 @@ tr_route_params_default(struct tr_route_params *p)
     p->confidence = TR_ROUTE_CONF_PROB;
     p->oos_weight = 1.0;
     p->dropout = 0.4;
+    p->unseen_weight = 1.0;
 }
 
 static int
@@ -218,6 +219,11 @@ build_vocab(struct tr_route_model *m, const struct tr_route_params *p,
         i = j;
     }
     m->n_feat = n_keep;
+
+    /* An unseen feature weighs like one found in a single text. */
+    m->spec.idf_unseen = (float)(p->unseen_weight
+                                 * (log((1.0 + (double)n_docs) / 2.0)
+                                    + 1.0));
 
 out:
     free(all);
@@ -560,6 +566,8 @@ check_params(const struct tr_route_params *p, size_t n_rows,
         return TR_ERROR(err, TR_E_INVAL, "word n-grams must be 1 to 3");
     if (!(p->char_weight >= 0 && p->char_weight <= 1))
         return TR_ERROR(err, TR_E_INVAL, "char weight must be 0 to 1");
+    if (!(p->unseen_weight >= 0 && p->unseen_weight <= 10))
+        return TR_ERROR(err, TR_E_INVAL, "unseen weight must be 0 to 10");
     if (!(p->dropout >= 0 && p->dropout <= 0.9))
         return TR_ERROR(err, TR_E_INVAL, "dropout must be 0 to 0.9");
     if (!(p->oos_weight > 0 && p->oos_weight <= 100))

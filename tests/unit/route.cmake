@@ -8,7 +8,8 @@ tr_unit_test(route model LIBS tr_route m TIMEOUT 300 CASES
     route_bad_input_is_refused
     route_margin_confidence_abstains_on_close_calls
     route_default_confidence_is_the_top_probability
-    route_version_1_buffer_still_loads
+    route_older_buffers_still_load
+    route_unseen_features_lower_the_probability
     route_oos_weight_raises_out_of_scope_probability
     route_averaged_weights_learn_and_differ
     route_dropout_is_deterministic_and_learns

@@ -3,8 +3,8 @@
  *      The router: learning a small fixture, a quality floor on
  *      CLINC150, abstaining on probability or margin, calibration,
  *      determinism, weight averaging, feature dropout, runs over
- *      several seeds, out-of-scope weight, model buffers of both
- *      versions and bad input.
+ *      several seeds, unseen features, out-of-scope weight, model
+ *      buffers of every version and bad input.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -297,6 +297,9 @@ route_bad_input_is_refused(void **state)
     tr_route_params_default(&p);
     p.runs = 0;
     assert_int_equal(tr_route_train(&p, one, 2, &m, &err), TR_E_INVAL);
+    tr_route_params_default(&p);
+    p.unseen_weight = -1;
+    assert_int_equal(tr_route_train(&p, one, 2, &m, &err), TR_E_INVAL);
     assert_null(m);
 
     snprintf(path, sizeof(path), "%s/tests/data/route/bad.jsonl",
@@ -356,49 +359,97 @@ route_default_confidence_is_the_top_probability(void **state)
 }
 
 /*
- * A version 1 buffer is a version 2 one without the confidence kind
- * after the threshold (offset 8 + 4 * 5 + 8 * 2 = 44): it loads, and
- * its threshold applies to the top probability.
+ * Older buffers are the version 3 one without its newer fields, which
+ * follow the threshold (offset 8 + 4 * 5 + 8 * 2 = 44): the confidence
+ * kind (version 2 on) and the unseen IDF (version 3, at 48).  They load
+ * and give the same probabilities when the unseen IDF was 0; version 1
+ * ones compare their threshold with the top probability.
  */
 static void
-route_version_1_buffer_still_loads(void **state)
+route_older_buffers_still_load(void **state)
 {
     struct tr_route_params p;
     struct tr_route_model *m, *back = NULL;
-    struct tr_route_result r1, r2;
-    unsigned char *buf = NULL;
+    struct tr_route_result r, r_old;
+    unsigned char *buf = NULL, *old;
     size_t len = 0;
     const char *t = "where is my parcel";
 
     (void)state;
     tr_route_params_default(&p);
     p.confidence = TR_ROUTE_CONF_MARGIN;
+    p.unseen_weight = 0;
     m = train_fixture_with(&p);
+    assert_int_equal(tr_route_predict(m, t, strlen(t), &r, NULL, NULL),
+                     TR_OK);
     assert_int_equal(tr_route_model_save(m, &buf, &len, NULL), TR_OK);
-    assert_int_equal(buf[8], 2);
+    assert_int_equal(buf[8], 3);
     assert_int_equal(buf[44], TR_ROUTE_CONF_MARGIN);
-    buf[8] = 1;
-    memmove(buf + 44, buf + 48, len - 48);
-    assert_int_equal(tr_route_model_load(buf, len - 4, &back, NULL),
-                     TR_OK);
-    assert_int_equal(tr_route_predict(m, t, strlen(t), &r1, NULL, NULL),
-                     TR_OK);
-    assert_int_equal(tr_route_predict(back, t, strlen(t), &r2, NULL,
-                                      NULL), TR_OK);
-    assert_true(r1.prob == r2.prob);
-    assert_true(r2.confidence == r2.prob);
-    assert_true(r1.confidence < r1.prob);
+    old = malloc(len);
+    assert_non_null(old);
 
-    /* An unknown confidence kind is refused. */
-    buf[8] = 2;
-    memmove(buf + 48, buf + 44, len - 48);
-    buf[44] = 7;
+    memcpy(old, buf, 48);
+    memcpy(old + 48, buf + 52, len - 52);
+    old[8] = 2;
+    assert_int_equal(tr_route_model_load(old, len - 4, &back, NULL),
+                     TR_OK);
+    assert_int_equal(tr_route_predict(back, t, strlen(t), &r_old, NULL,
+                                      NULL), TR_OK);
+    assert_true(r_old.prob == r.prob);
+    assert_true(r_old.confidence == r.confidence);
     tr_route_model_free(back);
+
+    memcpy(old + 44, buf + 52, len - 52);
+    old[8] = 1;
+    assert_int_equal(tr_route_model_load(old, len - 8, &back, NULL),
+                     TR_OK);
+    assert_int_equal(tr_route_predict(back, t, strlen(t), &r_old, NULL,
+                                      NULL), TR_OK);
+    assert_true(r_old.prob == r.prob);
+    assert_true(r_old.confidence == r_old.prob);
+    assert_true(r.confidence < r.prob);
+    tr_route_model_free(back);
+
+    /* An unknown confidence kind or a negative unseen IDF is refused. */
+    buf[44] = 7;
+    assert_int_equal(tr_route_model_load(buf, len, &back, NULL),
+                     TR_E_PARSE);
+    buf[44] = TR_ROUTE_CONF_MARGIN;
+    buf[51] = 0xbf;
     assert_int_equal(tr_route_model_load(buf, len, &back, NULL),
                      TR_E_PARSE);
     assert_null(back);
+    free(old);
     free(buf);
     tr_route_model_free(m);
+}
+
+/*
+ * A text made mostly of words no training text has keeps a short known
+ * part when unseen features count in its length, so the model is less
+ * sure of it.
+ */
+static void
+route_unseen_features_lower_the_probability(void **state)
+{
+    struct tr_route_params p;
+    struct tr_route_model *with, *without;
+    struct tr_route_result r_with, r_without;
+    const char *t = "refund qwzx vlorp frindle skabbo trelk";
+
+    (void)state;
+    tr_route_params_default(&p);
+    assert_true(p.unseen_weight > 0);
+    with = train_fixture_with(&p);
+    p.unseen_weight = 0;
+    without = train_fixture_with(&p);
+    assert_int_equal(tr_route_predict(with, t, strlen(t), &r_with, NULL,
+                                      NULL), TR_OK);
+    assert_int_equal(tr_route_predict(without, t, strlen(t), &r_without,
+                                      NULL, NULL), TR_OK);
+    assert_true(r_with.prob < r_without.prob);
+    tr_route_model_free(with);
+    tr_route_model_free(without);
 }
 
 static void
@@ -590,7 +641,8 @@ static const struct CMUnitTest cases[] = {
     cmocka_unit_test(route_bad_input_is_refused),
     cmocka_unit_test(route_margin_confidence_abstains_on_close_calls),
     cmocka_unit_test(route_default_confidence_is_the_top_probability),
-    cmocka_unit_test(route_version_1_buffer_still_loads),
+    cmocka_unit_test(route_older_buffers_still_load),
+    cmocka_unit_test(route_unseen_features_lower_the_probability),
     cmocka_unit_test(route_oos_weight_raises_out_of_scope_probability),
     cmocka_unit_test(route_averaged_weights_learn_and_differ),
     cmocka_unit_test(route_dropout_is_deterministic_and_learns),
