@@ -378,11 +378,11 @@ tr_redact_fields(const struct tr_redact *r, size_t n,
     enum tr_err rc = TR_OK;
 
     *map = NULL;
-    for (size_t i = 0; i < n && i < TR_REDACT_FIELDS_MAX; i++)
-        outs[i] = NULL;
     if (n > TR_REDACT_FIELDS_MAX)
         return TR_ERROR(err, TR_E_INVAL, "%zu fields are more than %d", n,
                         TR_REDACT_FIELDS_MAX);
+    for (size_t i = 0; i < n; i++)
+        outs[i] = NULL;
     for (size_t i = 0; i < n; i++) {
         in[i] = texts[i] != NULL ? texts[i] : empty;
         in_len[i] = texts[i] != NULL ? lens[i] : 0;
