@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "embed.h"
+#include "embed_int.h"
 
 struct tr_embedder {
     char name[TR_EMBED_NAME_MAX];
@@ -116,6 +116,49 @@ tr_embedder_embed(const struct tr_embedder *e, const char *const *texts,
     }
     normalise_rows(out, n, dim);
     return TR_OK;
+}
+
+/* One share of tr_embedder_embed_many(). */
+struct many {
+    const struct tr_embedder *e;
+    const char *const *texts;
+    float *out;
+    struct tr_error errs[TR_EMBED_THREADS_MAX];
+};
+
+static enum tr_err
+embed_share(void *arg, int no, size_t from, size_t to)
+{
+    struct many *m = arg;
+    int dim = m->e->dim;
+
+    return tr_embedder_embed(m->e, m->texts + from, to - from, dim,
+                             m->out + from * (size_t) dim, &m->errs[no]);
+}
+
+enum tr_err
+tr_embedder_embed_many(const struct tr_embedder *e,
+                       const char *const *texts, size_t n, int dim,
+                       float *out, int n_threads, struct tr_error *err)
+{
+    struct many m = {e, texts, out, {{0}}};
+    enum tr_err rc;
+
+    if (dim != e->dim)
+        return TR_ERROR(err, TR_E_INVAL, "embedder \"%s\" gives %d "
+                        "dimensions, not %d", e->name, e->dim, dim);
+    if (n > 0 && (texts == NULL || out == NULL))
+        return TR_ERROR(err, TR_E_INVAL, "no texts or no output");
+    rc = tr_embed__parallel(n, tr_embed__threads(n_threads), embed_share,
+                            &m);
+    for (int t = 0; rc != TR_OK && t < TR_EMBED_THREADS_MAX; t++) {
+        if (m.errs[t].code != TR_OK) {
+            if (err != NULL)
+                *err = m.errs[t];
+            break;
+        }
+    }
+    return rc;
 }
 
 enum tr_err

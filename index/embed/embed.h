@@ -18,8 +18,12 @@
  * features seen in at least two training texts, and learns a projection
  * to `dim` dimensions by a truncated SVD of the training matrix (latent
  * semantic analysis, computed with a randomised range finder and
- * LAPACK).  The same texts and options give the same model, bit for bit,
- * for a given BLAS thread count.
+ * LAPACK).  The projection is stored in 8 bits per entry with a scale
+ * per feature (proj_bits 8, the default: a quarter of the memory of
+ * floats for no measurable loss of ranking quality) or in floats (32).
+ * Training runs on `threads` threads; the same texts and options give
+ * the same model, bit for bit, for any such count and a given BLAS
+ * thread count.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -90,6 +94,19 @@ enum tr_err tr_embedder_embed(const struct tr_embedder *e,
                               float *out, struct tr_error *err);
 
 /*
+ * tr_embedder_embed() over `n_threads` threads (< 1: one per online
+ * processor, at most 16), each
+ * embedding a contiguous share of the texts; the rows are the same as
+ * with one thread.  For large batches, such as a whole corpus at
+ * reindex.  Same arguments and returns as tr_embedder_embed(); the
+ * error of the first failing share is reported.  Any thread.
+ */
+enum tr_err tr_embedder_embed_many(const struct tr_embedder *e,
+                                   const char *const *texts, size_t n,
+                                   int dim, float *out, int n_threads,
+                                   struct tr_error *err);
+
+/*
  * Append the model of `e` to `out`.  TR_E_UNSUPPORTED when the embedder
  * keeps no model.  Any thread.
  */
@@ -110,6 +127,8 @@ struct tr_embed_local_opts {
     int max_features;       /* most frequent features kept */
     size_t max_train;       /* texts used to learn the projection */
     int power_iters;        /* range-finder power iterations */
+    int proj_bits;          /* projection kept in 8 or 32 bits */
+    int threads;            /* of training, 0 for the online CPUs */
     uint64_t seed;          /* of the random test matrix */
     char stem_lang[32];     /* Snowball language, empty for none */
 };
@@ -132,9 +151,10 @@ struct tr_embedder *tr_embed_local_train(const char *const *texts,
 
 /*
  * Rebuild a local embedder from `len` bytes written by
- * tr_embedder_save() of a local embedder.  NULL with TR_E_PARSE for
- * anything else (checked, never read out of bounds).  The caller owns
- * the result.
+ * tr_embedder_save() of a local embedder, of this version or of the
+ * earlier one (floats only).  NULL with TR_E_PARSE for anything else,
+ * a newer version included (checked, never read out of bounds).  The
+ * caller owns the result.
  */
 struct tr_embedder *tr_embed_local_load(const void *data, size_t len,
                                         struct tr_error *err);

@@ -7,8 +7,9 @@
  * then solve the small problem exactly.  Orthonormal bases are obtained
  * from the eigen-decomposition of the Gram matrix (in double precision,
  * twice, dropping directions with a negligible eigenvalue), which keeps
- * everything to BLAS products and one LAPACK routine, dsyev.  The work
- * is single-threaded here; BLAS may use its own threads.
+ * everything to BLAS products and one LAPACK routine, dsyev.  The sparse
+ * products, most of the work, are shared among the caller's threads,
+ * each writing its own part of the output; BLAS uses its own threads.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -118,40 +119,83 @@ out:
     return r;
 }
 
-/* y (n_rows x l) = x a, with `a` row-major n_cols x l. */
-static void
-mul_x(const struct tr_embed__csr *x, const double *a, int l, double *y)
+/* A sparse product to share among threads. */
+struct mul_job {
+    const struct tr_embed__csr *x;
+    const double *in;
+    double *out;
+    int l;
+};
+
+/* Rows [from, to) of y = x a: each thread owns its rows of y. */
+static enum tr_err
+mul_x_rows(void *arg, int no, size_t from, size_t to)
 {
-    memset(y, 0, x->n_rows * (size_t) l * sizeof(*y));
-    for (size_t i = 0; i < x->n_rows; i++) {
-        double *yr = y + i * (size_t) l;
+    const struct mul_job *m = arg;
+    const struct tr_embed__csr *x = m->x;
+    int l = m->l;
+
+    memset(m->out + from * (size_t) l, 0,
+           (to - from) * (size_t) l * sizeof(*m->out));
+    for (size_t i = from; i < to; i++) {
+        double *yr = m->out + i * (size_t) l;
 
         for (size_t p = x->row_ptr[i]; p < x->row_ptr[i + 1]; p++) {
-            const double *ar = a + (size_t) x->col[p] * l;
+            const double *ar = m->in + (size_t) x->col[p] * l;
             double v = x->val[p];
 
             for (int j = 0; j < l; j++)
                 yr[j] += v * ar[j];
         }
     }
+    return TR_OK;
+}
+
+/*
+ * Columns [from, to) of z = x' q.  Rows of x scatter into every row of
+ * z, so threads split the columns instead: each owns a band of z.
+ */
+static enum tr_err
+mul_xt_cols(void *arg, int no, size_t from, size_t to)
+{
+    const struct mul_job *m = arg;
+    const struct tr_embed__csr *x = m->x;
+    size_t l = (size_t) m->l, w = to - from;
+
+    for (size_t r = 0; r < x->n_cols; r++)
+        memset(m->out + r * l + from, 0, w * sizeof(*m->out));
+    for (size_t i = 0; i < x->n_rows; i++) {
+        const double *qr = m->in + i * l + from;
+
+        for (size_t p = x->row_ptr[i]; p < x->row_ptr[i + 1]; p++) {
+            double *zr = m->out + (size_t) x->col[p] * l + from;
+            double v = x->val[p];
+
+            for (size_t j = 0; j < w; j++)
+                zr[j] += v * qr[j];
+        }
+    }
+    return TR_OK;
+}
+
+/* y (n_rows x l) = x a, with `a` row-major n_cols x l. */
+static void
+mul_x(const struct tr_embed__csr *x, const double *a, int l, double *y,
+      int n_threads)
+{
+    struct mul_job m = {x, a, y, l};
+
+    tr_embed__parallel(x->n_rows, n_threads, mul_x_rows, &m);
 }
 
 /* z (n_cols x l) = x' q, with `q` row-major n_rows x l. */
 static void
-mul_xt(const struct tr_embed__csr *x, const double *q, int l, double *z)
+mul_xt(const struct tr_embed__csr *x, const double *q, int l, double *z,
+       int n_threads)
 {
-    memset(z, 0, x->n_cols * (size_t) l * sizeof(*z));
-    for (size_t i = 0; i < x->n_rows; i++) {
-        const double *qr = q + i * (size_t) l;
+    struct mul_job m = {x, q, z, l};
 
-        for (size_t p = x->row_ptr[i]; p < x->row_ptr[i + 1]; p++) {
-            double *zr = z + (size_t) x->col[p] * l;
-            double v = x->val[p];
-
-            for (int j = 0; j < l; j++)
-                zr[j] += v * qr[j];
-        }
-    }
+    tr_embed__parallel((size_t) l, n_threads, mul_xt_cols, &m);
 }
 
 /*
@@ -161,7 +205,7 @@ mul_xt(const struct tr_embed__csr *x, const double *q, int l, double *z)
  */
 static enum tr_err
 small_svd(const struct tr_embed__csr *x, const double *q, int l, int k,
-          float *v, struct tr_error *err)
+          int n_threads, float *v, struct tr_error *err)
 {
     size_t nc = x->n_cols;
     double *bt = malloc(nc * (size_t) l * sizeof(*bt));
@@ -175,7 +219,7 @@ small_svd(const struct tr_embed__csr *x, const double *q, int l, int k,
         rc = TR_ERROR(err, TR_E_NOMEM, "out of memory");
         goto out;
     }
-    mul_xt(x, q, l, bt);
+    mul_xt(x, q, l, bt, n_threads);
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l, l, (int) nc,
                 1.0, bt, l, bt, l, 0.0, c, l);
     rc = sym_eig(c, l, w, err);
@@ -207,7 +251,7 @@ out:
 
 enum tr_err
 tr_embed__svd(const struct tr_embed__csr *x, int k, int power_iters,
-              uint64_t seed, float *v, struct tr_error *err)
+              uint64_t seed, int n_threads, float *v, struct tr_error *err)
 {
     int l = k + 16;
     size_t nc = x->n_cols, nr = x->n_rows;
@@ -225,20 +269,20 @@ tr_embed__svd(const struct tr_embed__csr *x, int k, int power_iters,
     /* Range of x applied to a Gaussian test matrix. */
     for (size_t i = 0; i < nc * (size_t) l; i++)
         a[i] = next_gauss(&seed);
-    mul_x(x, a, l, y);
+    mul_x(x, a, l, y, n_threads);
     if ((r = orth(y, nr, l, err)) <= 0 || (r = orth(y, nr, l, err)) <= 0)
         goto fail;
 
     /* Power iterations sharpen the leading directions. */
     for (int it = 0; it < power_iters; it++) {
-        mul_xt(x, y, l, a);
+        mul_xt(x, y, l, a, n_threads);
         if ((r = orth(a, nc, l, err)) <= 0)
             goto fail;
-        mul_x(x, a, l, y);
+        mul_x(x, a, l, y, n_threads);
         if ((r = orth(y, nr, l, err)) <= 0)
             goto fail;
     }
-    rc = small_svd(x, y, l, k, v, err);
+    rc = small_svd(x, y, l, k, n_threads, v, err);
     goto out;
 
 fail:

@@ -1,5 +1,8 @@
 tr_unit_test(embed local LIBS tr_embed CASES
     embed_local_is_deterministic_and_round_trips
     embed_local_neighbours_make_sense
+    embed_local_bytes_projection_follows_floats
+    embed_local_threads_change_nothing
+    embed_local_reads_version_1_and_refuses_newer
     embed_bad_input_is_refused)
 tr_unit_test(embed openai LIBS tr_embed tr_httpc SOURCES unit/test_llm_fx.c CASES embed_openai_batches_and_maps_rows_by_index embed_openai_dimension_mismatch_is_refused embed_openai_retries_then_fails_clearly embed_openai_refused_key_is_never_repeated embed_openai_bad_options_are_refused)
