@@ -101,7 +101,8 @@ enum tr_err tr_vec_index_add(struct tr_vec_index *ix, size_t n, int dim,
  * nq * k elements owned by the caller; missing neighbours (fewer than k
  * stored) get id -1 and score -FLT_MAX.  TR_E_INVAL for k < 1, a wrong
  * dim or NULL arrays, TR_E_INDEX when the index is empty or FAISS fails.
- * Any number of threads may search at once.
+ * Any number of threads may search at once.  A single query (nq == 1)
+ * runs on the calling thread alone, whatever tr_vec_set_threads() says.
  */
 enum tr_err tr_vec_index_search(const struct tr_vec_index *ix, size_t nq,
                                 int dim, const float *x, int k,
@@ -158,20 +159,37 @@ struct tr_vec_index *tr_vec_index_load(const void *buf, size_t buf_len,
 void tr_vec_set_threads(int n);
 
 /*
+ * How an index keeps its vectors.  Floats are exact; SQ8 keeps one byte
+ * per dimension (FAISS's 8-bit scalar quantiser, trained on the vectors
+ * for each dimension's range), a quarter of the memory, and SQfp16 half
+ * floats.  Scores from quantised vectors are approximate.
+ */
+enum tr_vec_store {
+    TR_VEC_STORE_DEFAULT = 0,   /* TR_VEC_STORE_SQ8 */
+    TR_VEC_STORE_FLOAT,
+    TR_VEC_STORE_SQ8,
+    TR_VEC_STORE_FP16
+};
+
+/*
  * Choices for tr_vec_factory_choose().  Zeroed fields take the defaults.
  */
 struct tr_vec_choice {
-    size_t flat_max;    /* Flat up to this many vectors (20000) */
+    size_t flat_max;    /* exact search up to this many vectors (20000) */
     bool use_ivf;       /* above flat_max: IVF instead of HNSW */
     int hnsw_m;         /* HNSW links per node (32) */
+    enum tr_vec_store store;    /* vector storage (SQ8) */
 };
 
 /*
  * Write into `out` (at least TR_VEC_FACTORY_MAX bytes) the factory string
- * suited to `n_vectors`: "Flat" up to flat_max, then "HNSW<m>" or
- * "IVF<nlist>,Flat" with nlist about 4 * sqrt(n) (a power of two, capped
- * so that every list gets 39 training points).  `c` may be NULL for the
- * defaults.  Pure; any thread.
+ * suited to `n_vectors`: an exhaustive index up to flat_max, then HNSW
+ * with `hnsw_m` links or IVF with nlist about 4 * sqrt(n) lists (a power
+ * of two, capped so that every list gets 39 training points), the
+ * vectors stored as `store` says: "Flat", "HNSW32", "IVF256,Flat" for
+ * floats, "SQ8", "HNSW32,SQ8", "IVF256,SQ8" for bytes ("SQfp16" for half
+ * floats).  Quantised indexes need tr_vec_index_train() before add.
+ * `c` may be NULL for the defaults.  Pure; any thread.
  */
 void tr_vec_factory_choose(size_t n_vectors, const struct tr_vec_choice *c,
                            char *out);

@@ -48,6 +48,33 @@ struct tr_vec_pca {
 };
 
 /*
+ * A FAISS reader over a borrowed buffer: FAISS's own VectorIOReader
+ * wants the bytes copied into its vector first, which for a large index
+ * means holding it twice while it loads.
+ */
+struct borrowed_reader : faiss::IOReader {
+    const uint8_t *p;
+    size_t len;
+    size_t pos = 0;
+
+    borrowed_reader(const void *buf, size_t buf_len)
+        : p((const uint8_t *) buf), len(buf_len) {}
+
+    size_t operator()(void *ptr, size_t size, size_t nitems) override
+    {
+        size_t left = len - pos;
+
+        if (size == 0 || nitems == 0)
+            return 0;
+        if (nitems > left / size)
+            nitems = left / size;
+        memcpy(ptr, p + pos, size * nitems);
+        pos += size * nitems;
+        return nitems;
+    }
+};
+
+/*
  * Run `f` and map whatever it throws to a status.  `what` completes
  * "could not ..." in the message.
  */
@@ -235,11 +262,26 @@ tr_vec_index_search(const struct tr_vec_index *ix, size_t nq, int dim,
     if (ix->map->ntotal == 0)
         return TR_ERROR(err, TR_E_INDEX, "index is empty");
 
+    /*
+     * One query gains nothing from a thread team: FAISS would start one
+     * whose extra threads idle, which costs more than the search.  The
+     * OpenMP setting is the calling thread's own, so it is restored.
+     */
+    int threads = omp_get_max_threads();
+    bool alone = nq == 1 && threads > 1;
+
+    if (alone)
+        omp_set_num_threads(1);
+
     /* Searching is const in FAISS and safe from concurrent readers. */
-    return guarded(err, "search index", [&] {
-        ix->map->search((faiss::Index::idx_t) nq, x, (faiss::Index::idx_t) k, out_dist,
+    rc = guarded(err, "search index", [&] {
+        ix->map->search((faiss::Index::idx_t) nq, x,
+                        (faiss::Index::idx_t) k, out_dist,
                         (faiss::Index::idx_t *) out_ids);
     });
+    if (alone)
+        omp_set_num_threads(threads);
+    return rc;
 }
 
 extern "C" enum tr_err
@@ -362,9 +404,8 @@ tr_vec_index_load(const void *buf, size_t buf_len, struct tr_error *err)
      * reader of our own.
      */
     rc = guarded(err, "load index", [&] {
-        faiss::VectorIOReader r;
+        borrowed_reader r(buf, buf_len);
 
-        r.data.assign((const uint8_t *) buf, (const uint8_t *) buf + buf_len);
         idx = faiss::read_index(&r);
     });
     if (rc != TR_OK)
@@ -378,6 +419,22 @@ tr_vec_set_threads(int n)
     omp_set_num_threads(n < 1 ? 1 : n);
 }
 
+/* The factory suffix of a storage: its codec for IVF and HNSW. */
+static const char *
+store_codec(enum tr_vec_store store)
+{
+    switch (store) {
+    case TR_VEC_STORE_FLOAT:
+        return "Flat";
+    case TR_VEC_STORE_FP16:
+        return "SQfp16";
+    case TR_VEC_STORE_SQ8:
+    case TR_VEC_STORE_DEFAULT:
+    default:
+        return "SQ8";
+    }
+}
+
 extern "C" void
 tr_vec_factory_choose(size_t n_vectors, const struct tr_vec_choice *c,
                       char *out)
@@ -386,6 +443,7 @@ tr_vec_factory_choose(size_t n_vectors, const struct tr_vec_choice *c,
     bool use_ivf = false;
     int hnsw_m = 32;
     size_t nlist = 1;
+    const char *codec = store_codec(TR_VEC_STORE_DEFAULT);
 
     if (c != NULL) {
         if (c->flat_max > 0)
@@ -393,14 +451,19 @@ tr_vec_factory_choose(size_t n_vectors, const struct tr_vec_choice *c,
         use_ivf = c->use_ivf;
         if (c->hnsw_m > 0)
             hnsw_m = c->hnsw_m;
+        codec = store_codec(c->store);
     }
 
+    /* A flat index of any storage is named by its codec alone. */
     if (n_vectors <= flat_max) {
-        snprintf(out, TR_VEC_FACTORY_MAX, "Flat");
+        snprintf(out, TR_VEC_FACTORY_MAX, "%s", codec);
         return;
     }
     if (!use_ivf) {
-        snprintf(out, TR_VEC_FACTORY_MAX, "HNSW%d", hnsw_m);
+        if (strcmp(codec, "Flat") == 0)
+            snprintf(out, TR_VEC_FACTORY_MAX, "HNSW%d", hnsw_m);
+        else
+            snprintf(out, TR_VEC_FACTORY_MAX, "HNSW%d,%s", hnsw_m, codec);
         return;
     }
 
@@ -412,7 +475,7 @@ tr_vec_factory_choose(size_t n_vectors, const struct tr_vec_choice *c,
     double want = 4.0 * std::sqrt((double) n_vectors);
     while ((double) (nlist * 2) <= want && nlist * 2 * 39 <= n_vectors)
         nlist *= 2;
-    snprintf(out, TR_VEC_FACTORY_MAX, "IVF%zu,Flat", nlist);
+    snprintf(out, TR_VEC_FACTORY_MAX, "IVF%zu,%s", nlist, codec);
 }
 
 extern "C" struct tr_vec_pca *

@@ -7,6 +7,7 @@ tr_unit_test(vec faiss LIBS tr_vec Threads::Threads m CASES
     vec_load_rejects_garbage_and_missing_files
     vec_hnsw_recall_is_close_to_flat
     vec_factory_follows_corpus_size
+    vec_byte_storage_ranks_like_floats
     vec_pca_keeps_a_low_rank_signal
     vec_concurrent_searches_agree)
 set_target_properties(test_vec_faiss PROPERTIES LINKER_LANGUAGE CXX)
