@@ -165,7 +165,7 @@ void tr_vec_set_threads(int n);
  * floats.  Scores from quantised vectors are approximate.
  */
 enum tr_vec_store {
-    TR_VEC_STORE_DEFAULT = 0,   /* TR_VEC_STORE_SQ8 */
+    TR_VEC_STORE_DEFAULT = 0,   /* floats when flat, else SQ8 */
     TR_VEC_STORE_FLOAT,
     TR_VEC_STORE_SQ8,
     TR_VEC_STORE_FP16
@@ -178,7 +178,7 @@ struct tr_vec_choice {
     size_t flat_max;    /* exact search up to this many vectors (20000) */
     bool use_ivf;       /* above flat_max: IVF instead of HNSW */
     int hnsw_m;         /* HNSW links per node (32) */
-    enum tr_vec_store store;    /* vector storage (SQ8) */
+    enum tr_vec_store store;    /* vector storage (see above) */
 };
 
 /*
@@ -188,8 +188,10 @@ struct tr_vec_choice {
  * of two, capped so that every list gets 39 training points), the
  * vectors stored as `store` says: "Flat", "HNSW32", "IVF256,Flat" for
  * floats, "SQ8", "HNSW32,SQ8", "IVF256,SQ8" for bytes ("SQfp16" for half
- * floats).  Quantised indexes need tr_vec_index_train() before add.
- * `c` may be NULL for the defaults.  Pure; any thread.
+ * floats).  By default a flat index keeps floats, which FAISS scans
+ * faster than bytes, and the others bytes.  Quantised indexes need
+ * tr_vec_index_train() before add.  `c` may be NULL for the defaults.
+ * Pure; any thread.
  */
 void tr_vec_factory_choose(size_t n_vectors, const struct tr_vec_choice *c,
                            char *out);

@@ -443,7 +443,8 @@ tr_vec_factory_choose(size_t n_vectors, const struct tr_vec_choice *c,
     bool use_ivf = false;
     int hnsw_m = 32;
     size_t nlist = 1;
-    const char *codec = store_codec(TR_VEC_STORE_DEFAULT);
+    enum tr_vec_store store = TR_VEC_STORE_DEFAULT;
+    const char *codec;
 
     if (c != NULL) {
         if (c->flat_max > 0)
@@ -451,14 +452,21 @@ tr_vec_factory_choose(size_t n_vectors, const struct tr_vec_choice *c,
         use_ivf = c->use_ivf;
         if (c->hnsw_m > 0)
             hnsw_m = c->hnsw_m;
-        codec = store_codec(c->store);
+        store = c->store;
     }
 
-    /* A flat index of any storage is named by its codec alone. */
+    /*
+     * An exhaustive scan decodes every stored vector per query, and this
+     * FAISS decodes bytes one by one: floats scan faster there (and cost
+     * at most flat_max vectors of memory), so bytes are the default only
+     * for graph and list indexes.  A flat index is named by its codec.
+     */
     if (n_vectors <= flat_max) {
+        codec = store == TR_VEC_STORE_DEFAULT ? "Flat" : store_codec(store);
         snprintf(out, TR_VEC_FACTORY_MAX, "%s", codec);
         return;
     }
+    codec = store_codec(store);
     if (!use_ivf) {
         if (strcmp(codec, "Flat") == 0)
             snprintf(out, TR_VEC_FACTORY_MAX, "HNSW%d", hnsw_m);

@@ -358,11 +358,11 @@ vec_factory_follows_corpus_size(void **state)
     struct tr_vec_choice hnsw = {.hnsw_m = 16};
     char out[TR_VEC_FACTORY_MAX];
 
-    /* By default vectors are kept in bytes. */
+    /* By default a flat index keeps floats, the others bytes. */
     tr_vec_factory_choose(100, NULL, out);
-    assert_string_equal(out, "SQ8");
+    assert_string_equal(out, "Flat");
     tr_vec_factory_choose(TR_VEC_FLAT_MAX_DEFAULT, NULL, out);
-    assert_string_equal(out, "SQ8");
+    assert_string_equal(out, "Flat");
     tr_vec_factory_choose(TR_VEC_FLAT_MAX_DEFAULT + 1, NULL, out);
     assert_string_equal(out, "HNSW32,SQ8");
     tr_vec_factory_choose(50000, &hnsw, out);
@@ -374,7 +374,10 @@ vec_factory_follows_corpus_size(void **state)
     tr_vec_factory_choose(2000, &ivf, out);
     assert_string_equal(out, "IVF32,SQ8");
 
-    /* Floats and half floats when asked for. */
+    /* Each storage when asked for. */
+    hnsw.store = TR_VEC_STORE_SQ8;
+    tr_vec_factory_choose(100, &hnsw, out);
+    assert_string_equal(out, "SQ8");
     ivf.store = hnsw.store = TR_VEC_STORE_FLOAT;
     tr_vec_factory_choose(100, &hnsw, out);
     assert_string_equal(out, "Flat");
