@@ -9,10 +9,12 @@
  * the FAISS factory tr_vec_factory_choose() picks for the corpus size,
  * and tr_search_opts_default().  Each chunk is ranked as its own
  * article, as FTS5 ranks rows, so that nDCG is measured on the same
- * units.  The build uses two OpenMP threads (FAISS's HNSW insertion);
- * serving threads use one each.  The build phase writes the three parts
- * to files, and the serve phase, a fresh process, reads them, so that
- * its resident memory is that of a loaded server.
+ * units.  The build uses two OpenMP threads (FAISS's HNSW insertion)
+ * and, as a reindex does, one thread per online processor for the
+ * embedder's training and embedding; serving threads use one each.
+ * The build phase writes the three parts to files, and the serve
+ * phase, a fresh process, reads them, so that its resident memory is
+ * that of a loaded server.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -128,8 +130,10 @@ build_dense(char **texts, size_t n, const char *prefix, struct ours *o,
 
     t0 = bench_now();
     v = malloc(n * (size_t) eo.dim * sizeof(*v));
-    if (v == NULL || tr_embedder_embed(o->emb, (const char *const *) texts,
-                                       n, eo.dim, v, err) != TR_OK) {
+    if (v == NULL || tr_embedder_embed_many(o->emb,
+                                            (const char *const *) texts, n,
+                                            eo.dim, v, eo.threads,
+                                            err) != TR_OK) {
         fail("embed the chunks", err);
         goto out;
     }

@@ -125,6 +125,8 @@ struct tr_kb_reindex_opts {
     size_t chunk_tokens;        /* chunk budget in pieces (256) */
     int vocab_size;             /* sentencepiece vocabulary (8000) */
     int embed_dim;              /* embedding dimension (256) */
+    int threads;                /* of embedder training and embedding
+                                 * (0: one per online processor) */
     bool no_switch;             /* leave the new version 'ready' */
     tr_kb_progress_fn progress; /* may be NULL */
     void *progress_ud;

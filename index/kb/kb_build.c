@@ -28,8 +28,8 @@
 /* First key of the reindex advisory lock ("kb"); the tenant is second. */
 #define KB_LOCK_KEY 0x6b62
 
-/* Texts embedded per call, so progress moves. */
-#define EMBED_BATCH 256
+/* Texts embedded per call, shared among threads, so progress moves. */
+#define EMBED_BATCH 1024
 
 /* One article being indexed. */
 struct art {
@@ -291,6 +291,7 @@ build_dense(struct build *b, struct tr_error *err)
     tr_embed_local_opts_default(&eo);
     if (b->o->embed_dim > 0)
         eo.dim = b->o->embed_dim;
+    eo.threads = b->o->threads;
 
     /* A corpus smaller than the dimension cannot fill it. */
     if ((size_t) eo.dim > b->n_chunks + 8)
@@ -318,8 +319,10 @@ build_dense(struct build *b, struct tr_error *err)
         size_t n = b->n_chunks - i < EMBED_BATCH ? b->n_chunks - i
                                                  : EMBED_BATCH;
 
-        rc = tr_embedder_embed(b->emb, (const char *const *) texts + i, n,
-                               eo.dim, v + i * (size_t) eo.dim, err);
+        rc = tr_embedder_embed_many(b->emb,
+                                    (const char *const *) texts + i, n,
+                                    eo.dim, v + i * (size_t) eo.dim,
+                                    b->o->threads, err);
         progress(b, "embed", i + n, b->n_chunks);
     }
     if (rc != TR_OK)

@@ -105,82 +105,131 @@ hex_val(char c)
     return -1;
 }
 
-/* Append the bytea hex text `hex` ("\x...") decoded to `out`. */
+/*
+ * Decode the bytea hex text `hex` ("\x...") to exactly `len` bytes at
+ * `out`; TR_E_INDEX when it is not hex of that length.
+ */
 static enum tr_err
-hex_append(struct tr_buf *out, const char *hex, struct tr_error *err)
+hex_decode(const char *hex, unsigned char *out, size_t len,
+           struct tr_error *err)
 {
     size_t n = strlen(hex);
-    unsigned char tmp[4096];
-    size_t k = 0;
 
     if (n < 2 || hex[0] != '\\' || hex[1] != 'x' || n % 2 != 0)
         return TR_ERROR(err, TR_E_INDEX, "stored blob is not hex bytea");
-    for (size_t i = 2; i < n; i += 2) {
-        int hi = hex_val(hex[i]), lo = hex_val(hex[i + 1]);
+    if ((n - 2) / 2 != len)
+        return TR_ERROR(err, TR_E_INDEX, "stored blob part changed size "
+                        "while read");
+    for (size_t i = 0; i < len; i++) {
+        int hi = hex_val(hex[2 + 2 * i]), lo = hex_val(hex[3 + 2 * i]);
 
         if (hi < 0 || lo < 0)
             return TR_ERROR(err, TR_E_INDEX, "stored blob is not hex");
-        tmp[k++] = (unsigned char) (hi << 4 | lo);
-        if (k == sizeof(tmp) || i + 2 >= n) {
-            if (tr_buf_append(out, tmp, k) != TR_OK)
-                return TR_ERROR(err, TR_E_NOMEM, "out of memory");
-            k = 0;
-        }
+        out[i] = (unsigned char) (hi << 4 | lo);
     }
     return TR_OK;
 }
 
 /* Rebuild one named part of the index from its bytes. */
 static enum tr_err
-load_part(struct tr_kb_searcher *s, const char *name, const struct tr_buf *b,
-          struct tr_error *err)
+load_part(struct tr_kb_searcher *s, const char *name, const void *data,
+          size_t len, struct tr_error *err)
 {
     if (strcmp(name, "bm25.bin") == 0)
-        s->bm25 = tr_bm25_load(b->data, b->len, err);
+        s->bm25 = tr_bm25_load(data, len, err);
     else if (strcmp(name, "embed.bin") == 0)
-        s->emb = tr_embed_local_load(b->data, b->len, err);
+        s->emb = tr_embed_local_load(data, len, err);
     else if (strcmp(name, "vec.faiss") == 0)
-        s->vec = tr_vec_index_load(b->data, b->len, err);
+        s->vec = tr_vec_index_load(data, len, err);
     else
         return TR_OK;
+
+    /* Formats are versioned: a part this code cannot read needs a build. */
     if ((strcmp(name, "bm25.bin") == 0 && s->bm25 == NULL) ||
         (strcmp(name, "embed.bin") == 0 && s->emb == NULL) ||
         (strcmp(name, "vec.faiss") == 0 && s->vec == NULL))
         return TR_ERROR(err, TR_E_INDEX, "could not load index part "
-                        "\"%s\": %s", name, tr_error_msg(err));
+                        "\"%s\": %s; rebuild the index with \"triage "
+                        "reindex\"", name, tr_error_msg(err));
     return TR_OK;
 }
 
-/* Read the blobs of the version, part after part, and load them. */
+/*
+ * Read blob `name` of the version, `n_parts` parts of `len` bytes in
+ * all, one part per query into one buffer of that size, and load it.
+ * Only one part's hex text is held at a time, never the whole blob.
+ */
+static enum tr_err
+load_blob(struct tr_db_conn *c, const char *ver, const char *name,
+          int n_parts, size_t len, struct tr_kb_searcher *s,
+          struct tr_error *err)
+{
+    unsigned char *data = malloc(len > 0 ? len : 1);
+    size_t off = 0;
+    enum tr_err rc = TR_OK;
+    char part[16];
+    const char *p[3] = {ver, name, part};
+
+    if (data == NULL)
+        return TR_ERROR(err, TR_E_NOMEM, "out of memory");
+    for (int i = 0; i < n_parts && rc == TR_OK; i++) {
+        struct tr_db_res *res = NULL;
+        const char *hex;
+        size_t n;
+
+        snprintf(part, sizeof(part), "%d", i);
+        rc = tr_db_exec(c, "SELECT data, octet_length(data) FROM "
+                           "index_blobs WHERE version_id = $1 AND "
+                           "name = $2 AND part = $3", 3, p, &res, err);
+        if (rc != TR_OK)
+            break;
+        if (tr_db_res_n_rows(res) != 1) {
+            tr_db_res_free(res);
+            rc = TR_ERROR(err, TR_E_INDEX, "index blob \"%s\" lacks part "
+                          "%d", name, i);
+            break;
+        }
+        hex = tr_db_res_value(res, 0, 0);
+        n = strtoull(tr_db_res_value(res, 0, 1), NULL, 10);
+        if (n > len - off)
+            rc = TR_ERROR(err, TR_E_INDEX, "index blob \"%s\" grew while "
+                          "read", name);
+        else
+            rc = hex_decode(hex, data + off, n, err);
+        off += n;
+        tr_db_res_free(res);
+    }
+    if (rc == TR_OK && off != len)
+        rc = TR_ERROR(err, TR_E_INDEX, "index blob \"%s\" shrank while "
+                      "read", name);
+    if (rc == TR_OK)
+        rc = load_part(s, name, data, len, err);
+    free(data);
+    return rc;
+}
+
+/* Read the blobs of the version, blob after blob, and load them. */
 static enum tr_err
 load_blobs(struct tr_db_conn *c, const char *ver, struct tr_kb_searcher *s,
            struct tr_error *err)
 {
     const char *p[1] = {ver};
     struct tr_db_res *res = NULL;
-    struct tr_buf b;
     enum tr_err rc;
     int n;
 
-    rc = tr_db_exec(c, "SELECT name, data FROM index_blobs WHERE "
-                       "version_id = $1 ORDER BY name, part", 1, p, &res,
-                    err);
+    /* Sizes first, so that each blob is decoded into a buffer its size. */
+    rc = tr_db_exec(c, "SELECT name, count(*), sum(octet_length(data)) "
+                       "FROM index_blobs WHERE version_id = $1 GROUP BY "
+                       "name ORDER BY name", 1, p, &res, err);
     if (rc != TR_OK)
         return rc;
     n = tr_db_res_n_rows(res);
-    tr_buf_init(&b, (size_t) 8 << 30);
-    for (int i = 0; i < n && rc == TR_OK; i++) {
-        const char *name = tr_db_res_value(res, i, 0);
-
-        rc = hex_append(&b, tr_db_res_value(res, i, 1), err);
-        if (rc == TR_OK && (i + 1 == n ||
-                            strcmp(name, tr_db_res_value(res, i + 1, 0))))
-        {
-            rc = load_part(s, name, &b, err);
-            tr_buf_reset(&b);
-        }
-    }
-    tr_buf_cleanup(&b);
+    for (int i = 0; i < n && rc == TR_OK; i++)
+        rc = load_blob(c, ver, tr_db_res_value(res, i, 0),
+                       atoi(tr_db_res_value(res, i, 1)),
+                       strtoull(tr_db_res_value(res, i, 2), NULL, 10), s,
+                       err);
     tr_db_res_free(res);
     if (rc == TR_OK && (s->bm25 == NULL || s->emb == NULL || s->vec == NULL))
         rc = TR_ERROR(err, TR_E_INDEX, "index version %s lacks a part",

@@ -3,7 +3,8 @@
  *      The knowledge base against a real PostgreSQL: imports that are all
  *      or nothing, re-import counts, drafts kept out of the index, a tiny
  *      reindex that finds the right article, versions and rollback, a
- *      reindex killed half-way, and a live swap under concurrent searches.
+ *      stored version this code cannot read, a reindex killed half-way,
+ *      and a live swap under concurrent searches.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -291,6 +292,42 @@ kb_versions_switch_and_rollback(void **state)
     teardown(&f);
 }
 
+static void
+kb_unreadable_version_asks_for_reindex(void **state)
+{
+    struct fixture f;
+    struct tr_kb_reindex_result r;
+    struct tr_error err = {0};
+    struct tr_kb_searcher *s = NULL;
+    struct tr_db_conn *c;
+
+    setup(&f);
+    import_and_index(&f, &r);
+
+    /* The embedder model as a later format version would write it. */
+    assert_int_equal(tr_db_conn_owner(f.t.db, &c, &err), TR_OK);
+    assert_int_equal(tr_db_exec(c, "UPDATE index_blobs SET data = "
+                                   "overlay(data placing '\\x6300'::bytea "
+                                   "from 7 for 2) WHERE name = 'embed.bin' "
+                                   "AND part = 0", 0, NULL, NULL, &err),
+                     TR_OK);
+    tr_db_conn_release(c);
+
+    assert_int_equal(tr_kb_searcher_load(f.t.db, f.tenant, r.version_id, &s,
+                                         &err), TR_E_INDEX);
+    assert_null(s);
+    assert_non_null(strstr(err.msg, "embed.bin"));
+    assert_non_null(strstr(err.msg, "triage reindex"));
+
+    /* A new build replaces it and serves again. */
+    assert_int_equal(tr_kb_reindex(f.t.db, f.tenant, NULL, &r, &err),
+                     TR_OK);
+    assert_int_equal(tr_kb_searcher_load(f.t.db, f.tenant, r.version_id, &s,
+                                         &err), TR_OK);
+    tr_kb_searcher_release(s);
+    teardown(&f);
+}
+
 /* Progress callback of the child: die once part of the index is stored. */
 static void
 die_while_storing(void *ud, const char *stage, size_t done, size_t total)
@@ -449,6 +486,7 @@ static const struct CMUnitTest cases[] = {
     cmocka_unit_test(kb_reimport_counts_added_updated_unchanged),
     cmocka_unit_test(kb_tiny_reindex_finds_article_and_skips_drafts),
     cmocka_unit_test(kb_versions_switch_and_rollback),
+    cmocka_unit_test(kb_unreadable_version_asks_for_reindex),
     cmocka_unit_test(kb_killed_reindex_leaves_live_version_serving),
     cmocka_unit_test(kb_live_swap_under_concurrent_searches),
 };
