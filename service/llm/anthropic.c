@@ -1,7 +1,7 @@
 /*
  * anthropic.c
  *      The envelope of an Anthropic Messages call: the request body and
- *      the reading of the answer.
+ *      the reading of the answer's text.
  *
  * The JSON answer is asked for in the system prompt and read from the
  * joined text blocks.  Structured output (output_config.format) is not
@@ -21,19 +21,14 @@
 #include "llm_int.h"
 
 enum tr_err
-tr_llm__anthropic_build(const struct tr_llm_conf *conf,
-                        const struct tr_llm_input *in, struct tr_buf *out,
+tr_llm__anthropic_build(const struct tr_llm_conf *conf, const char *sys,
+                        const char *user, struct tr_buf *out,
                         struct tr_error *err)
 {
-    char *sys = tr_llm__prompt_system(in), *user = tr_llm__prompt_user(in);
     cJSON *o = cJSON_CreateObject(), *msgs, *m;
 
-    if (sys == NULL || user == NULL || o == NULL) {
-        free(sys);
-        free(user);
-        cJSON_Delete(o);
+    if (o == NULL)
         return TR_ERROR(err, TR_E_NOMEM, "out of memory");
-    }
 
     /* The system prompt is a top-level field: there is no system role. */
     cJSON_AddStringToObject(o, "model", conf->model);
@@ -46,8 +41,6 @@ tr_llm__anthropic_build(const struct tr_llm_conf *conf,
     cJSON_AddItemToArray(msgs, m);
     if (conf->temperature >= 0)
         cJSON_AddNumberToObject(o, "temperature", conf->temperature);
-    free(sys);
-    free(user);
     return tr_llm__print(o, out, err);
 }
 
@@ -90,15 +83,15 @@ read_meta(const cJSON *o, struct tr_llm_result *out)
 }
 
 enum tr_err
-tr_llm__anthropic_parse(const char *body, size_t len,
-                        const struct tr_llm_input *in,
-                        struct tr_llm_result *out, struct tr_error *err)
+tr_llm__anthropic_text(const char *body, size_t len,
+                       struct tr_llm_result *out, char **text,
+                       struct tr_error *err)
 {
     cJSON *o = cJSON_ParseWithLength(body, len);
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(o, "content");
-    char *text = NULL;
-    enum tr_err rc;
+    enum tr_err rc = TR_OK;
 
+    *text = NULL;
     if (!cJSON_IsArray(content)) {
         rc = tr_llm__model_error(err, "malformed_json", "the Messages "
                                  "answer is not JSON with a content "
@@ -108,7 +101,7 @@ tr_llm__anthropic_parse(const char *body, size_t len,
     read_meta(o, out);
     if (strcmp(out->stop_reason, "refusal") == 0) {
         rc = tr_llm__model_error(err, "refusal", "the model refused to "
-                                 "draft a reply");
+                                 "answer");
         goto out;
     }
     if (strcmp(out->stop_reason, "max_tokens") == 0) {
@@ -117,15 +110,11 @@ tr_llm__anthropic_parse(const char *body, size_t len,
         goto out;
     }
 
-    text = join_text(content);
-    if (text == NULL) {
+    *text = join_text(content);
+    if (*text == NULL)
         rc = TR_ERROR(err, TR_E_NOMEM, "out of memory");
-        goto out;
-    }
-    rc = tr_llm__answer_parse(text, in, out, err);
 
 out:
-    free(text);
     cJSON_Delete(o);
     return rc;
 }

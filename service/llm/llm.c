@@ -1,7 +1,7 @@
 /*
  * llm.c
- *      The provider object, its pool of HTTP clients, and one drafting
- *      call from request to checked sentences.
+ *      The provider object, its pool of HTTP clients, and one call, a
+ *      draft or a classification, from request to checked answer.
  *
  * A call builds the body (pure, so the ledger can rebuild it), hashes
  * it, sends it under the provider's retry policy, and hands the answer
@@ -186,6 +186,39 @@ tr_llm_result_cleanup(struct tr_llm_result *r)
     tr_llm_result_init(r);
 }
 
+/* The envelope of `conf`'s API around a system prompt, a user message
+ * and (for OpenAI, where it is enforced) a schema, which it frees. */
+static enum tr_err
+envelope(const struct tr_llm_conf *conf, char *sys, char *user,
+         const char *schema_name, cJSON *schema, struct tr_buf *out,
+         struct tr_error *err)
+{
+    enum tr_err rc;
+
+    if (sys == NULL || user == NULL)
+        rc = TR_ERROR(err, TR_E_NOMEM, "out of memory");
+    else if (conf->kind == TR_LLM_OPENAI) {
+        rc = tr_llm__openai_build(conf, sys, user, schema_name, schema, out,
+                                  err);
+        schema = NULL;
+    } else
+        rc = tr_llm__anthropic_build(conf, sys, user, out, err);
+    cJSON_Delete(schema);
+    free(sys);
+    free(user);
+    return rc;
+}
+
+/* The text the model wrote, out of `conf`'s API envelope. */
+static enum tr_err
+answer_text(const struct tr_llm_conf *conf, const char *body, size_t len,
+            struct tr_llm_result *out, char **text, struct tr_error *err)
+{
+    if (conf->kind == TR_LLM_OPENAI)
+        return tr_llm__openai_text(body, len, out, text, err);
+    return tr_llm__anthropic_text(body, len, out, text, err);
+}
+
 enum tr_err
 tr_llm_request_build(const struct tr_llm_conf *conf,
                      const struct tr_llm_input *in, struct tr_buf *out,
@@ -197,9 +230,8 @@ tr_llm_request_build(const struct tr_llm_conf *conf,
         rc = tr_llm__input_check(in, err);
     if (rc != TR_OK)
         return rc;
-    if (conf->kind == TR_LLM_OPENAI)
-        return tr_llm__openai_build(conf, in, out, err);
-    return tr_llm__anthropic_build(conf, in, out, err);
+    return envelope(conf, tr_llm__prompt_system(in), tr_llm__prompt_user(in),
+                    "reply_draft", tr_llm__schema(in), out, err);
 }
 
 enum tr_err
@@ -209,12 +241,48 @@ tr_llm_response_parse(const struct tr_llm_conf *conf,
                       struct tr_error *err)
 {
     enum tr_err rc = tr_llm__input_check(in, err);
+    char *text = NULL;
 
+    if (rc == TR_OK)
+        rc = answer_text(conf, body, len, out, &text, err);
+    if (rc == TR_OK)
+        rc = tr_llm__answer_parse(text, in, out, err);
+    free(text);
+    return rc;
+}
+
+enum tr_err
+tr_llm_classify_request_build(const struct tr_llm_conf *conf,
+                              const struct tr_llm_classify_input *in,
+                              struct tr_buf *out, struct tr_error *err)
+{
+    enum tr_err rc = conf_check(conf, err);
+
+    if (rc == TR_OK)
+        rc = tr_llm__classify_check(in, err);
     if (rc != TR_OK)
         return rc;
-    if (conf->kind == TR_LLM_OPENAI)
-        return tr_llm__openai_parse(body, len, in, out, err);
-    return tr_llm__anthropic_parse(body, len, in, out, err);
+    return envelope(conf, tr_llm__classify_system(in),
+                    tr_llm__classify_user(in), "ticket_route",
+                    tr_llm__classify_schema(in), out, err);
+}
+
+enum tr_err
+tr_llm_classify_response_parse(const struct tr_llm_conf *conf,
+                               const struct tr_llm_classify_input *in,
+                               const char *body, size_t len,
+                               struct tr_llm_result *out,
+                               struct tr_error *err)
+{
+    enum tr_err rc = tr_llm__classify_check(in, err);
+    char *text = NULL;
+
+    if (rc == TR_OK)
+        rc = answer_text(conf, body, len, out, &text, err);
+    if (rc == TR_OK)
+        rc = tr_llm__classify_answer(text, in, out, err);
+    free(text);
+    return rc;
 }
 
 /* Borrow an HTTP client: an idle one, else a new one. */
@@ -372,11 +440,15 @@ send_body(struct tr_llm *l, struct tr_httpc *hc, const struct tr_buf *body,
     return rc;
 }
 
+/* One line per call: ids, counts and the hash, never text or key. */
 static void
-log_call(const struct tr_llm *l, const struct tr_llm_result *out,
-         enum tr_err rc, const struct tr_error *err)
+log_call(const struct tr_llm *l, const char *what,
+         const struct tr_llm_result *out, enum tr_err rc,
+         const struct tr_error *err)
 {
-    if (rc == TR_OK)
+    bool draft = strcmp(what, "draft") == 0;
+
+    if (rc == TR_OK && draft)
         TR_LOG_INFO("llm", "llm_draft",
                     TR_KVS(TR_KV_STR("provider", out->provider),
                            TR_KV_STR("model", l->model),
@@ -386,8 +458,18 @@ log_call(const struct tr_llm *l, const struct tr_llm_result *out,
                            TR_KV_INT("sentences", out->n_sentences),
                            TR_KV_STR("prompt_hash", out->prompt_hash)),
                     "drafted %zu sentences", out->n_sentences);
+    else if (rc == TR_OK)
+        TR_LOG_INFO("llm", "llm_classify",
+                    TR_KVS(TR_KV_STR("provider", out->provider),
+                           TR_KV_STR("model", l->model),
+                           TR_KV_INT("status", out->status),
+                           TR_KV_INT("attempts", out->n_attempts),
+                           TR_KV_INT("dur_ms", out->dur_ms),
+                           TR_KV_STR("prompt_hash", out->prompt_hash)),
+                    "classified for team \"%s\"", out->label.team);
     else
-        TR_LOG_WARN("llm", "llm_draft_failed",
+        TR_LOG_WARN("llm", draft ? "llm_draft_failed"
+                                 : "llm_classify_failed",
                     TR_KVS(TR_KV_STR("provider", out->provider),
                            TR_KV_STR("model", l->model),
                            TR_KV_INT("status", out->status),
@@ -400,12 +482,51 @@ log_call(const struct tr_llm *l, const struct tr_llm_result *out,
                     "%s", err != NULL ? err->msg : tr_err_str(rc));
 }
 
-enum tr_err
-tr_llm_draft(struct tr_llm *l, const struct tr_llm_input *in,
-             struct tr_llm_result *out, struct tr_error *err)
+/*
+ * Send the built `body` and keep what the ledger needs in `out`: the
+ * body, its hash, attempts, status and the raw answer.  TR_OK only for
+ * a 2xx answer, whose body is then in `resp`.
+ */
+static enum tr_err
+exchange(struct tr_llm *l, const struct tr_buf *body,
+         struct tr_httpc_resp *resp, struct tr_llm_result *out,
+         struct tr_error *err)
+{
+    struct tr_httpc *hc;
+    enum tr_err rc;
+
+    out->request = tr_arena_strndup(out->arena, body->data, body->len);
+    out->request_len = body->len;
+    tr_llm_sha256_hex(body->data, body->len, out->prompt_hash);
+
+    hc = client_get(l, err);
+    if (hc == NULL)
+        return err->code;
+    rc = send_body(l, hc, body, resp, err);
+    client_put(l, hc);
+    out->n_attempts = resp->n_attempts;
+    out->status = resp->status;
+    out->raw = tr_llm__keep(out, resp->body.data);
+    if (rc != TR_OK)
+        return transport_error(l, rc, resp, err);
+    if (resp->status < 200 || resp->status > 299)
+        return status_error(l, resp, err);
+    return TR_OK;
+}
+
+/* What a draft and a classification differ in. */
+struct call {
+    const char *what;           /* "draft" or "classify" */
+    const struct tr_llm_input *draft;
+    const struct tr_llm_classify_input *classify;
+};
+
+/* One call from request to checked answer; see tr_llm_draft(). */
+static enum tr_err
+call_run(struct tr_llm *l, const struct call *k, struct tr_llm_result *out,
+         struct tr_error *err)
 {
     struct tr_error local;
-    struct tr_httpc *hc = NULL;
     struct tr_httpc_resp resp;
     struct tr_buf body;
     double t0 = now_ms();
@@ -425,40 +546,44 @@ tr_llm_draft(struct tr_llm *l, const struct tr_llm_input *in,
         goto out;
     }
 
-    rc = tr_llm_request_build(&l->conf, in, &body, err);
-    if (rc != TR_OK)
-        goto out;
-    out->request = tr_arena_strndup(out->arena, body.data, body.len);
-    out->request_len = body.len;
-    tr_llm_sha256_hex(body.data, body.len, out->prompt_hash);
-
-    hc = client_get(l, err);
-    if (hc == NULL) {
-        rc = err->code;
-        goto out;
-    }
-    rc = send_body(l, hc, &body, &resp, err);
-    out->n_attempts = resp.n_attempts;
-    out->status = resp.status;
-    out->raw = tr_llm__keep(out, resp.body.data);
-    if (rc != TR_OK) {
-        rc = transport_error(l, rc, &resp, err);
-        goto out;
-    }
-    if (resp.status < 200 || resp.status > 299) {
-        rc = status_error(l, &resp, err);
-        goto out;
-    }
-    rc = tr_llm_response_parse(&l->conf, in, resp.body.data, resp.body.len,
-                               out, err);
+    rc = k->draft != NULL
+             ? tr_llm_request_build(&l->conf, k->draft, &body, err)
+             : tr_llm_classify_request_build(&l->conf, k->classify, &body,
+                                             err);
+    if (rc == TR_OK)
+        rc = exchange(l, &body, &resp, out, err);
+    if (rc == TR_OK && k->draft != NULL)
+        rc = tr_llm_response_parse(&l->conf, k->draft, resp.body.data,
+                                   resp.body.len, out, err);
+    else if (rc == TR_OK)
+        rc = tr_llm_classify_response_parse(&l->conf, k->classify,
+                                            resp.body.data, resp.body.len,
+                                            out, err);
 
 out:
     out->dur_ms = (long) (now_ms() - t0);
     if (rc != TR_OK)
         scrub_key(err, l->api_key);
-    log_call(l, out, rc, err);
-    client_put(l, hc);
+    log_call(l, k->what, out, rc, err);
     tr_httpc_resp_cleanup(&resp);
     tr_buf_cleanup(&body);
     return rc;
+}
+
+enum tr_err
+tr_llm_draft(struct tr_llm *l, const struct tr_llm_input *in,
+             struct tr_llm_result *out, struct tr_error *err)
+{
+    struct call k = {"draft", in, NULL};
+
+    return call_run(l, &k, out, err);
+}
+
+enum tr_err
+tr_llm_classify(struct tr_llm *l, const struct tr_llm_classify_input *in,
+                struct tr_llm_result *out, struct tr_error *err)
+{
+    struct call k = {"classify", NULL, in};
+
+    return call_run(l, &k, out, err);
 }

@@ -1,8 +1,8 @@
 /*
  * llm.h
- *      Model providers for reply drafting: one interface over the
- *      OpenAI-compatible chat completions API and Anthropic's Messages
- *      API.
+ *      Model providers for reply drafting and ticket routing: one
+ *      interface over the OpenAI-compatible chat completions API and
+ *      Anthropic's Messages API.
  *
  * A provider (struct tr_llm) is made once from a configuration and asked
  * for drafts: it gets the tenant's instructions, the ticket text (already
@@ -15,6 +15,14 @@
  * given is an error, so a caller never renders a source it did not
  * retrieve; uncited body sentences pass through for the grounding check
  * of the draft module to judge.
+ *
+ * A provider can also route a ticket (tr_llm_classify()): given the
+ * redacted ticket text, the tenant's teams with their descriptions, its
+ * priorities and known intents, it answers one team, one priority, an
+ * intent, a confidence from 0 to 1 and a short reason.  The answer is
+ * checked as strictly as a draft's citations: a team or priority that
+ * was not offered, a confidence out of range or a member too many is
+ * an error, never passed on.
  *
  * Every call keeps what the ledger needs to replay or audit it: the exact
  * request body, its SHA-256, the raw answer, provider and model.  The
@@ -54,6 +62,15 @@ extern "C" {
 
 /* Longest answer body read from a provider. */
 #define TR_LLM_RESPONSE_MAX ((size_t) 1 << 20)
+
+/* Most teams, priorities or intents one classification may offer. */
+#define TR_LLM_CHOICES_MAX 64
+
+/* Longest team, priority or intent name a classification accepts. */
+#define TR_LLM_NAME_MAX 64
+
+/* Longest reason a classification accepts, in bytes. */
+#define TR_LLM_REASON_MAX 500
 
 /* The API a provider speaks. */
 enum tr_llm_kind {
@@ -117,6 +134,33 @@ struct tr_llm_sentence {
     size_t n_citations;         /* duplicates removed */
 };
 
+/* A team offered to a classification; borrowed for the call. */
+struct tr_llm_team {
+    const char *name;
+    const char *description;    /* may be NULL */
+};
+
+/* What to classify; everything is borrowed for the call. */
+struct tr_llm_classify_input {
+    const char *ticket;         /* subject and body, already redacted */
+    const struct tr_llm_team *teams;
+    size_t n_teams;             /* 1 .. TR_LLM_CHOICES_MAX */
+    const char *const *priorities;  /* lowest first */
+    size_t n_priorities;        /* 1 .. TR_LLM_CHOICES_MAX */
+    const char *const *intents; /* known intents; may be NULL */
+    size_t n_intents;           /* 0: any short name is accepted */
+};
+
+/* A classification, its strings in the result's arena. */
+struct tr_llm_label {
+    const char *team;           /* one of the input's teams */
+    const char *priority;       /* one of the input's priorities */
+    const char *intent;         /* a known intent, or any name when none
+                                 * were given; NULL for "other" */
+    double confidence;          /* 0..1, as the model judged it */
+    const char *reason;         /* may be "" */
+};
+
 /*
  * The outcome of one call, filled as far as it got even when the call
  * fails, so that the ledger can record failures too.  Strings live in
@@ -126,6 +170,7 @@ struct tr_llm_result {
     struct tr_arena *arena;
     struct tr_llm_sentence *sentences;
     size_t n_sentences;
+    struct tr_llm_label label;  /* tr_llm_classify() only */
     const char *provider;       /* "openai" or "anthropic" */
     const char *model;          /* as configured */
     const char *answer_model;   /* as the provider named it, or "" */
@@ -229,6 +274,45 @@ enum tr_err tr_llm_response_parse(const struct tr_llm_conf *conf,
                                   const char *body, size_t len,
                                   struct tr_llm_result *out,
                                   struct tr_error *err);
+
+/*
+ * Ask the provider to route `in`: one of its teams and priorities, an
+ * intent, a confidence and a reason, into out->label (`out` must have
+ * been initialised; its earlier content is released first).  Request
+ * body, hash, raw answer, provider and model are kept as for a draft.
+ *
+ * Returns TR_OK with every member checked against `in`.  Otherwise the
+ * codes of tr_llm_draft(), with TR_E_INVAL for an unusable input (no
+ * ticket text, no team or priority, more than TR_LLM_CHOICES_MAX, an
+ * empty or repeated name) and TR_E_MODEL for an answer that is not the
+ * asked-for object; err->foreign then also names "unknown_team",
+ * "unknown_priority", "unknown_intent" or "bad_confidence".  Logs one
+ * line per call, as a draft does.  Any thread.
+ */
+enum tr_err tr_llm_classify(struct tr_llm *llm,
+                            const struct tr_llm_classify_input *in,
+                            struct tr_llm_result *out,
+                            struct tr_error *err);
+
+/*
+ * Build into `out` (appended) the exact request body tr_llm_classify()
+ * sends for `conf` and `in`.  The same configuration and input always
+ * give the same bytes.  TR_E_INVAL as tr_llm_classify(), TR_E_TOOBIG or
+ * TR_E_NOMEM from the buffer.  Pure.
+ */
+enum tr_err tr_llm_classify_request_build(
+    const struct tr_llm_conf *conf, const struct tr_llm_classify_input *in,
+    struct tr_buf *out, struct tr_error *err);
+
+/*
+ * Parse a provider answer body of `len` bytes, as tr_llm_classify()
+ * does, into out->label, for replay of a stored answer.  TR_OK or
+ * TR_E_MODEL with the reasons of tr_llm_classify().  Pure.
+ */
+enum tr_err tr_llm_classify_response_parse(
+    const struct tr_llm_conf *conf, const struct tr_llm_classify_input *in,
+    const char *body, size_t len, struct tr_llm_result *out,
+    struct tr_error *err);
 
 /* Write the SHA-256 of `len` bytes at `data` as 64 hex digits and a
  * terminator into `out`.  Pure. */

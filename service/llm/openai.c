@@ -2,11 +2,11 @@
  * openai.c
  *      The envelope of an OpenAI-compatible chat completion: the request
  *      body with a strict JSON-schema response format, and the reading of
- *      the answer.
+ *      the answer's text.
  *
- * The answer's JSON arrives as a string in choices[0].message.content
- * and is parsed a second time; a refusal, a length cut-off or content
- * that is not the asked-for object are model errors.  Local servers
+ * The answer's JSON arrives as a string in choices[0].message.content,
+ * which is handed back for the caller (a draft or a classification) to
+ * parse a second time; a refusal or a length cut-off are model errors.  Local servers
  * (Ollama, vLLM, llama.cpp) speak the same protocol; they read
  * "max_tokens", which is therefore sent unless the configuration asks
  * for "max_completion_tokens".
@@ -21,17 +21,15 @@
 #include "llm_int.h"
 
 enum tr_err
-tr_llm__openai_build(const struct tr_llm_conf *conf,
-                     const struct tr_llm_input *in, struct tr_buf *out,
-                     struct tr_error *err)
+tr_llm__openai_build(const struct tr_llm_conf *conf, const char *sys,
+                     const char *user, const char *schema_name,
+                     cJSON *schema, struct tr_buf *out, struct tr_error *err)
 {
-    char *sys = tr_llm__prompt_system(in), *user = tr_llm__prompt_user(in);
     cJSON *o = cJSON_CreateObject(), *msgs, *m, *rf, *js;
 
-    if (sys == NULL || user == NULL || o == NULL) {
-        free(sys);
-        free(user);
+    if (o == NULL || schema == NULL) {
         cJSON_Delete(o);
+        cJSON_Delete(schema);
         return TR_ERROR(err, TR_E_NOMEM, "out of memory");
     }
 
@@ -56,11 +54,9 @@ tr_llm__openai_build(const struct tr_llm_conf *conf,
     rf = cJSON_AddObjectToObject(o, "response_format");
     cJSON_AddStringToObject(rf, "type", "json_schema");
     js = cJSON_AddObjectToObject(rf, "json_schema");
-    cJSON_AddStringToObject(js, "name", "reply_draft");
+    cJSON_AddStringToObject(js, "name", schema_name);
     cJSON_AddTrueToObject(js, "strict");
-    cJSON_AddItemToObject(js, "schema", tr_llm__schema(in));
-    free(sys);
-    free(user);
+    cJSON_AddItemToObject(js, "schema", schema);
     return tr_llm__print(o, out, err);
 }
 
@@ -82,9 +78,8 @@ read_meta(const cJSON *o, struct tr_llm_result *out)
 }
 
 enum tr_err
-tr_llm__openai_parse(const char *body, size_t len,
-                     const struct tr_llm_input *in,
-                     struct tr_llm_result *out, struct tr_error *err)
+tr_llm__openai_text(const char *body, size_t len, struct tr_llm_result *out,
+                    char **text, struct tr_error *err)
 {
     cJSON *o = cJSON_ParseWithLength(body, len);
     const cJSON *choice = cJSON_GetArrayItem(
@@ -94,8 +89,9 @@ tr_llm__openai_parse(const char *body, size_t len,
                                                         "finish_reason");
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
     const cJSON *refusal = cJSON_GetObjectItemCaseSensitive(msg, "refusal");
-    enum tr_err rc;
+    enum tr_err rc = TR_OK;
 
+    *text = NULL;
     if (o == NULL || msg == NULL) {
         rc = tr_llm__model_error(err, "malformed_json", "the chat "
                                  "completion answer is not JSON with "
@@ -110,7 +106,7 @@ tr_llm__openai_parse(const char *body, size_t len,
     /* Refusal first: content is null then. */
     if (cJSON_IsString(refusal) && refusal->valuestring[0] != '\0') {
         rc = tr_llm__model_error(err, "refusal", "the model refused to "
-                                 "draft a reply");
+                                 "answer");
         goto out;
     }
     if (cJSON_IsString(fin) && strcmp(fin->valuestring, "length") == 0) {
@@ -123,7 +119,9 @@ tr_llm__openai_parse(const char *body, size_t len,
                                  "completion has no text content");
         goto out;
     }
-    rc = tr_llm__answer_parse(content->valuestring, in, out, err);
+    *text = strdup(content->valuestring);
+    if (*text == NULL)
+        rc = TR_ERROR(err, TR_E_NOMEM, "out of memory");
 
 out:
     cJSON_Delete(o);

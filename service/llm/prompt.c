@@ -107,20 +107,18 @@ tr_llm__prompt_system(const struct tr_llm_input *in)
     return tr_buf_steal(&b);
 }
 
-/*
- * Append `s`, defusing our own tags: "<passage", "</passage", "<ticket"
- * and "</ticket" lose their "<", so the text cannot end its block.
- */
-static void
-put_text(struct tr_buf *b, const char *s)
-{
-    static const char *const tags[] = {"<passage", "</passage", "<ticket",
-                                       "</ticket"};
+/* The tags of a draft's prompt, defused inside ticket and passages. */
+static const char *const draft_tags[] = {"<passage", "</passage",
+                                         "<ticket", "</ticket"};
 
+void
+tr_llm__put_text(struct tr_buf *b, const char *s, const char *const *tags,
+                 size_t n_tags)
+{
     for (; *s != '\0'; s++) {
         bool tag = false;
 
-        for (size_t k = 0; *s == '<' && k < 4 && !tag; k++)
+        for (size_t k = 0; *s == '<' && k < n_tags && !tag; k++)
             tag = strncasecmp(s, tags[k], strlen(tags[k])) == 0;
         if (tag)
             tr_buf_puts(b, "(");
@@ -129,9 +127,8 @@ put_text(struct tr_buf *b, const char *s)
     }
 }
 
-/* Append `s` as an attribute value: quotes and angle brackets escaped. */
-static void
-put_attr(struct tr_buf *b, const char *s)
+void
+tr_llm__put_attr(struct tr_buf *b, const char *s)
 {
     for (; s != NULL && *s != '\0'; s++) {
         switch (*s) {
@@ -153,20 +150,20 @@ tr_llm__prompt_user(const struct tr_llm_input *in)
     tr_buf_init(&b, 0);
     tr_buf_puts(&b, "Ticket (personal data replaced by placeholders):\n"
                     "<ticket>\n");
-    put_text(&b, in->ticket);
+    tr_llm__put_text(&b, in->ticket, draft_tags, 4);
     tr_buf_puts(&b, "\n</ticket>\n\nPassages:\n");
 
     for (size_t i = 0; i < in->n_passages; i++) {
         const struct tr_llm_passage *p = &in->passages[i];
 
         tr_buf_puts(&b, "<passage id=\"");
-        put_attr(&b, p->id);
+        tr_llm__put_attr(&b, p->id);
         tr_buf_puts(&b, "\" title=\"");
-        put_attr(&b, p->title);
+        tr_llm__put_attr(&b, p->title);
         tr_buf_puts(&b, "\" url=\"");
-        put_attr(&b, p->url);
+        tr_llm__put_attr(&b, p->url);
         tr_buf_puts(&b, "\">\n");
-        put_text(&b, p->text);
+        tr_llm__put_text(&b, p->text, draft_tags, 4);
         tr_buf_puts(&b, "\n</passage>\n");
     }
 
@@ -251,13 +248,10 @@ tr_llm__keep(struct tr_llm_result *out, const char *s)
     return tr_arena_strdup(out->arena, s != NULL ? s : "");
 }
 
-/*
- * Find the JSON object in a model's text: the whole text when it parses,
- * else from the first "{" to the last "}" (a ``` fence or a lead-in
- * sentence around it, which some models add despite the prompt).
- */
-static cJSON *
-find_object(const char *text)
+/* A ``` fence or a lead-in sentence around the object is skipped, as
+ * some models add them despite the prompt. */
+cJSON *
+tr_llm__find_object(const char *text)
 {
     const char *a, *z;
     cJSON *o = cJSON_Parse(text);
@@ -336,7 +330,7 @@ enum tr_err
 tr_llm__answer_parse(const char *text, const struct tr_llm_input *in,
                      struct tr_llm_result *out, struct tr_error *err)
 {
-    cJSON *o = find_object(text != NULL ? text : "");
+    cJSON *o = tr_llm__find_object(text != NULL ? text : "");
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(o, "sentences");
     const cJSON *js;
     enum tr_err rc = TR_OK;

@@ -42,7 +42,8 @@
  *     is not JSON), "fenced" (JSON inside a ``` fence), "unknown_citation",
  *     "uncited", "refusal", "length", "wrong_dim", "reverse" (embeddings
  *     out of order), "stream_error", "greet_placeholder" (the greeting
- *     names the first "[KIND_N]" placeholder of the prompt).
+ *     names the first "[KIND_N]" placeholder of the prompt), "off_enum"
+ *     (a schema instance whose enums hold a value they do not list).
  *   POST /__fake/reset     drops rules and the request log.
  *   GET  /__fake/requests  {"requests":[{"path","status"}...]}.
  *
@@ -357,16 +358,21 @@ draft_answer(const char *prompt, const char *mode)
     return o;
 }
 
-/* A minimal instance of a JSON schema: required members, enum[0]. */
+/*
+ * A minimal instance of a JSON schema: required members, enum[0].  With
+ * `off_enum` every enum gets a string it does not list instead, as a
+ * model ignoring the schema would write.
+ */
 static cJSON *
-schema_instance(const cJSON *sch, int depth)
+schema_instance(const cJSON *sch, int depth, bool off_enum)
 {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(sch, "type");
     const cJSON *en = cJSON_GetObjectItemCaseSensitive(sch, "enum");
     const char *t = cJSON_IsString(type) ? type->valuestring : "object";
 
     if (cJSON_IsArray(en) && cJSON_GetArraySize(en) > 0)
-        return cJSON_Duplicate(cJSON_GetArrayItem(en, 0), 1);
+        return off_enum ? cJSON_CreateString("not-in-the-enum")
+                        : cJSON_Duplicate(cJSON_GetArrayItem(en, 0), 1);
     if (strcmp(t, "string") == 0)
         return cJSON_CreateString("fake");
     if (strcmp(t, "number") == 0 || strcmp(t, "integer") == 0)
@@ -389,7 +395,7 @@ schema_instance(const cJSON *sch, int depth)
                 continue;
             ps = cJSON_GetObjectItemCaseSensitive(props, req->valuestring);
             cJSON_AddItemToObject(o, req->valuestring,
-                                  schema_instance(ps, depth + 1));
+                                  schema_instance(ps, depth + 1, off_enum));
         }
         return o;
     }
@@ -413,7 +419,7 @@ chat_content(const char *prompt, const cJSON *schema, bool want_json,
                               cJSON_GetObjectItemCaseSensitive(schema,
                                                                "properties"),
                               "sentences"))
-        ans = schema_instance(schema, 0);
+        ans = schema_instance(schema, 0, strcmp(mode, "off_enum") == 0);
     else if (schema != NULL || want_json || strstr(prompt, "<passage id="))
         ans = draft_answer(prompt, mode);
     else {

@@ -24,6 +24,20 @@ target_compile_definitions(test_llm_providers PRIVATE
     FAKE_MODEL="$<TARGET_FILE:fake_model>")
 add_dependencies(test_llm_providers fake_model)
 
+# Routing through a model provider: the strict schema and the checks
+# of its answer.
+tr_unit_test(llm classify TIMEOUT 120
+    LIBS tr_llm PkgConfig::CJSON
+    SOURCES unit/test_llm_fx.c
+    CASES
+    llm_classify_sends_the_names_as_enums_of_a_strict_schema
+    llm_classify_answers_are_checked_strictly
+    llm_classify_anthropic_reads_json_from_text
+    llm_classify_bad_input_is_refused)
+target_compile_definitions(test_llm_classify PRIVATE
+    FAKE_MODEL="$<TARGET_FILE:fake_model>")
+add_dependencies(test_llm_classify fake_model)
+
 # The OpenAI embedder test is registered in embed.cmake (included before
 # this file); it needs the fake too.
 target_compile_definitions(test_embed_openai PRIVATE
