@@ -804,6 +804,78 @@ parse_auto_send(struct ctx *c, const cJSON *root)
 }
 
 /*
+ * The "model_routing" object: whether a model provider may route, from
+ * which confidence of its own, and when.
+ */
+static enum tr_err
+parse_model_routing(struct ctx *c, const cJSON *root)
+{
+    static const char *const keys[] = {
+        "enabled", "min_confidence", "when", NULL
+    };
+
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root,
+                                                      "model_routing");
+    struct tr_policy_model_routing *m = &c->cfg->model_routing;
+    const char *when = NULL;
+    enum tr_err rc;
+
+    if (v == NULL)
+        return TR_OK;
+    if (!cJSON_IsObject(v))
+        return bad(c, "model_routing", "must be an object");
+    if ((rc = check_keys(c, v, "model_routing", keys)) != TR_OK ||
+        (rc = get_bool(c, v, "enabled", "model_routing", &m->enabled))
+            != TR_OK ||
+        (rc = get_unit(c, v, "min_confidence", "model_routing",
+                       &m->min_confidence)) != TR_OK ||
+        (rc = get_string(c, v, "when", "model_routing", false, false,
+                         &when)) != TR_OK)
+        return rc;
+    if (when == NULL || strcmp(when, "undecided") == 0)
+        m->when = TR_POLICY_MODEL_UNDECIDED;
+    else if (strcmp(when, "always") == 0)
+        m->when = TR_POLICY_MODEL_ALWAYS;
+    else
+        return bad(c, "model_routing.when", "must be \"undecided\" or "
+                   "\"always\", not \"%s\"", when);
+    return TR_OK;
+}
+
+/* Add `name` to the known intents unless it is there already. */
+static void
+known_intent_add(struct tr_policy_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_known_intents; i++)
+        if (strcmp(cfg->known_intents[i], name) == 0)
+            return;
+    cfg->known_intents[cfg->n_known_intents++] = name;
+}
+
+/*
+ * Every intent the configuration names, for a model provider to choose
+ * from: the intent map's keys, then the rules', then auto_send's.
+ */
+static enum tr_err
+collect_intents(struct ctx *c)
+{
+    struct tr_policy_config *cfg = c->cfg;
+    size_t n = cfg->n_intents + cfg->n_rules + cfg->auto_send.n_intents;
+
+    cfg->known_intents = tr_arena_alloc(c->arena, sizeof(char *) * (n + 1));
+    if (cfg->known_intents == NULL)
+        return nomem(c);
+    for (size_t i = 0; i < cfg->n_intents; i++)
+        known_intent_add(cfg, cfg->intents[i].key);
+    for (size_t i = 0; i < cfg->n_rules; i++)
+        if (cfg->rules[i].intent != NULL)
+            known_intent_add(cfg, cfg->rules[i].intent);
+    for (size_t i = 0; i < cfg->auto_send.n_intents; i++)
+        known_intent_add(cfg, cfg->auto_send.intents[i]);
+    return TR_OK;
+}
+
+/*
  * The defaults of every setting, before the document overrides them.
  * They are the safe side of each choice: every detector on, escalate
  * when unsure, never send without approval.
@@ -827,6 +899,9 @@ set_defaults(struct tr_policy_config *cfg)
     cfg->auto_send.min_intent_prob = 0.8;
     cfg->auto_send.min_score = 0.7;
     cfg->auto_send.require_grounding = true;
+    cfg->model_routing.enabled = false;
+    cfg->model_routing.min_confidence = 0.6;
+    cfg->model_routing.when = TR_POLICY_MODEL_UNDECIDED;
 }
 
 /*
@@ -839,7 +914,8 @@ parse_root(struct ctx *c, const cJSON *root)
     static const char *const keys[] = {
         "version", "teams", "default_team", "priorities",
         "default_priority", "rules", "sections", "intents", "escalation",
-        "redaction", "injection", "thresholds", "auto_send", NULL
+        "redaction", "injection", "thresholds", "auto_send",
+        "model_routing", NULL
     };
 
     struct tr_policy_config *cfg = c->cfg;
@@ -871,9 +947,11 @@ parse_root(struct ctx *c, const cJSON *root)
         (rc = parse_escalation(c, root)) != TR_OK ||
         (rc = parse_redaction(c, root)) != TR_OK ||
         (rc = parse_injection(c, root)) != TR_OK ||
-        (rc = parse_thresholds(c, root)) != TR_OK)
+        (rc = parse_thresholds(c, root)) != TR_OK ||
+        (rc = parse_auto_send(c, root)) != TR_OK ||
+        (rc = parse_model_routing(c, root)) != TR_OK)
         return rc;
-    return parse_auto_send(c, root);
+    return collect_intents(c);
 }
 
 enum tr_err

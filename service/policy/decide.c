@@ -170,6 +170,29 @@ add_features(cJSON *obj, const struct tr_policy_decision *dec)
     return true;
 }
 
+/* The model's answer, or null when no model routed the ticket. */
+static bool
+add_model(cJSON *o, const struct tr_policy_model_note *n)
+{
+    cJSON *m;
+    bool ok;
+
+    if (n == NULL)
+        return cJSON_AddNullToObject(o, "model") != NULL;
+    m = cJSON_AddObjectToObject(o, "model");
+    ok = m != NULL && cJSON_AddStringToObject(m, "provider", n->provider);
+    ok = ok && cJSON_AddStringToObject(m, "model", n->model);
+    ok = ok && cJSON_AddStringToObject(m, "request_hash", n->request_hash);
+    ok = ok && cJSON_AddStringToObject(m, "team", n->team);
+    ok = ok && cJSON_AddStringToObject(m, "priority", n->priority);
+    ok = ok && (n->intent != NULL
+                ? cJSON_AddStringToObject(m, "intent", n->intent)
+                : cJSON_AddNullToObject(m, "intent")) != NULL;
+    ok = ok && cJSON_AddNumberToObject(m, "confidence", n->confidence);
+    ok = ok && cJSON_AddStringToObject(m, "reason", n->reason);
+    return ok && cJSON_AddStringToObject(m, "outcome", n->outcome);
+}
+
 /* The routing fields of the record. */
 static bool
 add_decision(cJSON *o, const struct tr_policy_decision *dec)
@@ -183,6 +206,10 @@ add_decision(cJSON *o, const struct tr_policy_decision *dec)
     ok = ok && cJSON_AddStringToObject(o, "team_source",
                                        dec->team_source) != NULL;
     ok = ok && cJSON_AddStringToObject(o, "priority", dec->priority);
+    ok = ok && cJSON_AddStringToObject(o, "priority_source",
+                                       dec->priority_source != NULL
+                                           ? dec->priority_source
+                                           : "default");
     ok = ok && (dec->intent != NULL
                 ? cJSON_AddStringToObject(o, "intent", dec->intent)
                 : cJSON_AddNullToObject(o, "intent")) != NULL;
@@ -195,7 +222,7 @@ add_decision(cJSON *o, const struct tr_policy_decision *dec)
     ok = ok && add_strings(o, "rules", dec->rules, dec->n_rules);
     ok = ok && add_strings(o, "escalations", dec->escalations,
                            dec->n_escalations);
-    return ok && add_features(o, dec);
+    return ok && add_features(o, dec) && add_model(o, dec->model);
 }
 
 /* cJSON allocates with malloc by default, so the caller's free() fits. */

@@ -23,6 +23,13 @@
  * evidence.  Everything that contributed is listed as features so that
  * the ledger can say why.
  *
+ * A tenant may also let a model provider route (the "model_routing"
+ * section): its answer is applied to a routing decision afterwards by
+ * tr_policy_model_apply(), below the tenant's rules and, unless
+ * configured otherwise, below a confident classifier.  It never removes
+ * an escalation and never lowers a priority that a rule or an
+ * escalation raised.
+ *
  * Deciding (tr_policy_decide) turns a routing decision plus what the
  * drafting step measured into one action: escalate, draft for approval,
  * or send automatically, with the reasons.  Automatic sending is off
@@ -110,6 +117,49 @@ struct tr_redact_pattern;
 size_t tr_policy_config_redact_patterns(const struct tr_policy_config *cfg,
                                         const struct tr_redact_pattern **out);
 
+/* When a model provider's team may decide. */
+enum tr_policy_model_when {
+    TR_POLICY_MODEL_UNDECIDED = 0,  /* no rule and no confident
+                                     * classifier chose a team */
+    TR_POLICY_MODEL_ALWAYS          /* no rule chose a team */
+};
+
+/* The "model_routing" section. */
+struct tr_policy_model_routing {
+    bool enabled;               /* false */
+    double min_confidence;      /* 0.6 */
+    enum tr_policy_model_when when;
+};
+
+/* The model-routing settings of `cfg` (borrowed from it). */
+const struct tr_policy_model_routing *
+tr_policy_config_model_routing(const struct tr_policy_config *cfg);
+
+/*
+ * Team `i` (below tr_policy_config_n_teams()): its name, and its
+ * description or NULL.  Borrowed from `cfg`.
+ */
+const char *tr_policy_config_team_name(const struct tr_policy_config *cfg,
+                                       size_t i);
+const char *
+tr_policy_config_team_description(const struct tr_policy_config *cfg,
+                                  size_t i);
+
+/*
+ * The priorities, lowest first, into *out (borrowed); returns their
+ * number, at least 1.
+ */
+size_t tr_policy_config_priorities(const struct tr_policy_config *cfg,
+                                   const char *const **out);
+
+/*
+ * The intents the configuration knows (keys of "intents", intents of
+ * rules and of "auto_send.intents", each once) into *out (borrowed, NULL
+ * when none); returns their number.
+ */
+size_t tr_policy_config_known_intents(const struct tr_policy_config *cfg,
+                                      const char *const **out);
+
 /*
  * Free `cfg`.  NULL is a no-op.
  */
@@ -131,8 +181,8 @@ struct tr_policy_evidence {
 /*
  * One thing that contributed to a decision, for the ledger.  `kind` is
  * "rule", "classifier", "evidence", "escalation", "injection",
- * "default" or "passage_injection"; `name` the rule, label, section or
- * detector; `detail` what matched (truncated, may be empty); `value` a
+ * "default", "passage_injection" or "model"; `name` the rule, label,
+ * section, detector or the team a model answered; `detail` what matched (truncated, may be empty); `value` a
  * probability or score (0 when none).
  */
 struct tr_policy_feature {
@@ -140,6 +190,22 @@ struct tr_policy_feature {
     const char *name;
     const char *detail;
     double value;
+};
+
+/* A model provider's answer as applied to a decision; see
+ * tr_policy_model_apply().  Strings are owned by the decision. */
+struct tr_policy_model_note {
+    const char *provider;       /* "openai", "anthropic" */
+    const char *model;
+    const char *request_hash;   /* SHA-256 hex of the request body */
+    const char *team;           /* as answered */
+    const char *priority;
+    const char *intent;         /* NULL when none */
+    const char *reason;
+    double confidence;
+    const char *outcome;        /* "used", "below_min_confidence",
+                                 * "decided_by_rule",
+                                 * "decided_by_classifier" */
 };
 
 /*
@@ -155,6 +221,8 @@ struct tr_policy_decision {
     const char *team_source;    /* "rule", "classifier", "evidence",
                                  * "default" or "none" */
     const char *priority;       /* never NULL */
+    const char *priority_source;    /* "default", "rule", "escalation"
+                                     * or "model" */
     const char *intent;         /* NULL when no rule or model gave one */
     double intent_prob;         /* calibrated, 0 without a model */
     bool out_of_scope;          /* the model abstained */
@@ -168,6 +236,7 @@ struct tr_policy_decision {
     size_t n_escalations;
     struct tr_policy_feature *features;
     size_t n_features;
+    struct tr_policy_model_note *model;     /* NULL: no model answered */
     struct tr_arena *arena;     /* owns all of the above */
 };
 
@@ -191,6 +260,46 @@ enum tr_err tr_policy_route(const struct tr_policy_config *cfg,
  * Release what `dec` owns and zero it.  Safe on a zeroed decision.
  */
 void tr_policy_decision_cleanup(struct tr_policy_decision *dec);
+
+/*
+ * Whether routing `dec` should ask a model provider: model routing is
+ * enabled and no rule (nor, for "undecided", a confident classifier)
+ * chose the team.  Pure.
+ */
+bool tr_policy_model_wanted(const struct tr_policy_config *cfg,
+                            const struct tr_policy_decision *dec);
+
+/* What a model provider answered; borrowed for the call. */
+struct tr_policy_model_answer {
+    const char *provider;
+    const char *model;
+    const char *request_hash;
+    const char *team;
+    const char *priority;
+    const char *intent;         /* may be NULL */
+    const char *reason;         /* may be NULL */
+    double confidence;          /* 0..1 */
+};
+
+/*
+ * Apply a model provider's answer to `dec`, a decision of
+ * tr_policy_route() with `cfg`.  Below model_routing.min_confidence the
+ * answer is only recorded.  Otherwise its team is taken unless a rule
+ * chose one (or, when "when" is "undecided", the classifier did); its
+ * priority replaces the default priority, or raises one that a rule or
+ * an escalation set, never lowering it; its intent, when it is a known
+ * one, fills a decision that has none and is not out of scope.
+ * Escalations, injection flags and tags are never touched.  The answer
+ * is kept in dec->model and as a feature of kind "model".
+ *
+ * Returns TR_E_INVAL, leaving `dec` unchanged, for a team or priority
+ * the configuration does not have or a confidence outside 0..1;
+ * TR_E_NOMEM.  Thread-safe on a shared configuration.
+ */
+enum tr_err tr_policy_model_apply(const struct tr_policy_config *cfg,
+                                  const struct tr_policy_model_answer *ans,
+                                  struct tr_policy_decision *dec,
+                                  struct tr_error *err);
 
 /*
  * Run only the prompt-injection detector on `text` (`len` bytes).

@@ -1,7 +1,7 @@
 /*
  * policy_int.h
  *      Layouts shared by the files of the policy module: the compiled
- *      configuration and the built-in detectors.
+ *      configuration, the built-in detectors and a few lookups.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -98,6 +98,11 @@ struct tr_policy_config {
     bool injection;             /* detector on */
     bool injection_passages;    /* also on evidence texts */
 
+    struct tr_policy_model_routing model_routing;
+    const char **known_intents; /* intent map keys, rule and auto_send
+                                 * intents, each once */
+    size_t n_known_intents;
+
     double classifier_min_prob;
     double evidence_min_score;
     double retrieval_min_score;
@@ -138,6 +143,12 @@ pcre2_code *tr_policy__compile(const char *pattern, bool caseless,
  */
 int tr_policy__match(const pcre2_code *code, const char *text, size_t len,
                      size_t *start, size_t *end);
+
+/*
+ * Rank of priority `p` in `cfg`, lowest 0; -1 when unknown.
+ */
+int tr_policy__priority_rank(const struct tr_policy_config *cfg,
+                             const char *p);
 
 /*
  * The team entry called `name`, or NULL.

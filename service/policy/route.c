@@ -11,7 +11,8 @@
  * sections; otherwise the default team.  Rules are written by the
  * tenant's staff and so outrank a statistical guess; evidence comes last
  * because an article's section says what the answer is about, not
- * always who owns the question.
+ * always who owns the question.  A model provider's answer, when the
+ * tenant enables it, is applied afterwards (model_route.c).
  *
  * Detectors run on subject and body separately, so that a pattern
  * anchored at the start of a line behaves the same in both.  The text
@@ -139,9 +140,8 @@ in_list(const char **list, size_t n, const char *s)
     return false;
 }
 
-/* Rank of priority `p`, lowest 0; -1 when unknown. */
-static int
-priority_rank(const struct tr_policy_config *cfg, const char *p)
+int
+tr_policy__priority_rank(const struct tr_policy_config *cfg, const char *p)
 {
     for (size_t i = 0; i < cfg->n_priorities; i++)
         if (strcmp(cfg->priorities[i], p) == 0)
@@ -149,13 +149,16 @@ priority_rank(const struct tr_policy_config *cfg, const char *p)
     return -1;
 }
 
-/* Raise the decision's priority to `p` if that is higher. */
+/* Raise the decision's priority to `p` if that is higher; `source`
+ * says who did, so that a model never lowers it again. */
 static void
-raise_priority(struct build *b, const char *p)
+raise_priority(struct build *b, const char *p, const char *source)
 {
-    if (p != NULL && priority_rank(b->cfg, p) >
-                     priority_rank(b->cfg, b->dec->priority))
+    if (p != NULL && tr_policy__priority_rank(b->cfg, p) >
+                     tr_policy__priority_rank(b->cfg, b->dec->priority)) {
         b->dec->priority = p;
+        b->dec->priority_source = source;
+    }
 }
 
 /*
@@ -170,7 +173,7 @@ add_escalation(struct build *b, const char *reason)
     if (in_list(d->escalations, d->n_escalations, reason))
         return TR_OK;
     d->escalations[d->n_escalations++] = reason;
-    raise_priority(b, b->cfg->escalation_priority);
+    raise_priority(b, b->cfg->escalation_priority, "escalation");
     return TR_OK;
 }
 
@@ -241,7 +244,7 @@ run_escalations(struct build *b)
             return match_failed(b, r->name, m);
         if (m == 0)
             continue;
-        raise_priority(b, r->priority);
+        raise_priority(b, r->priority, "escalation");
         if ((rc = add_escalation(b, r->name)) != TR_OK ||
             (rc = add_feature(b, "escalation", r->name, detail, 0)) != TR_OK)
             return rc;
@@ -272,7 +275,7 @@ apply_rule(struct build *b, const struct tr_policy__rule *r)
         b->intent_from_rule = true;
     }
 
-    raise_priority(b, r->priority);
+    raise_priority(b, r->priority, "rule");
     for (size_t t = 0; t < r->n_tags; t++)
         if (!in_list(d->tags, d->n_tags, r->tags[t]) &&
             d->n_tags < b->cap_tags)
@@ -440,6 +443,7 @@ prepare(struct build *b, size_t n_ev)
         d->features == NULL)
         return nomem(b);
     d->priority = cfg->default_priority;
+    d->priority_source = "default";
     return TR_OK;
 }
 

@@ -140,6 +140,22 @@ policy_config_errors_name_the_field(void **state)
          TR_E_CONF, "field \"redaction.patterns\": must be an array"},
         {"{\"redaction\": []}",
          TR_E_CONF, "field \"redaction\": must be an object"},
+        {"{\"model_routing\": {\"enabled\": true, \"treshold\": 0.5}}",
+         TR_E_CONF, "field \"model_routing.treshold\": unknown field"},
+        {"{\"model_routing\": {\"min_confidence\": 1.2}}",
+         TR_E_CONF, "field \"model_routing.min_confidence\": must be a "
+                    "number from 0 to 1"},
+        {"{\"model_routing\": {\"min_confidence\": \"0.6\"}}",
+         TR_E_CONF, "field \"model_routing.min_confidence\": must be a "
+                    "number from 0 to 1"},
+        {"{\"model_routing\": {\"when\": \"sometimes\"}}",
+         TR_E_CONF, "field \"model_routing.when\": must be \"undecided\" "
+                    "or \"always\", not \"sometimes\""},
+        {"{\"model_routing\": {\"enabled\": \"yes\"}}",
+         TR_E_CONF, "field \"model_routing.enabled\": must be true or "
+                    "false"},
+        {"{\"model_routing\": true}",
+         TR_E_CONF, "field \"model_routing\": must be an object"},
         {"[1, 2]", TR_E_CONF, "must be a JSON object"},
         {"{\"teams\": [", TR_E_PARSE, "not valid JSON"},
     };
@@ -246,6 +262,51 @@ policy_config_redaction_patterns_are_kept(void **state)
     tr_policy_config_free(cfg);
 }
 
+/* Model routing is off unless asked for; the settings are read. */
+static void
+policy_config_model_routing_defaults_and_values(void **state)
+{
+    static const char json[] =
+        "{\"teams\": [{\"name\": \"a\", \"description\": \"Refunds\"}, "
+        "{\"name\": \"b\"}], \"intents\": {\"refund\": \"a\"}, "
+        "\"rules\": [{\"name\": \"r\", \"pattern\": \"x\", "
+        "\"intent\": \"invoice\"}, {\"name\": \"s\", \"pattern\": "
+        "\"y\", \"intent\": \"refund\"}], "
+        "\"model_routing\": {\"enabled\": true, \"min_confidence\": 0.8, "
+        "\"when\": \"always\"}}";
+    const struct tr_policy_model_routing *mr;
+    struct tr_policy_config *cfg = NULL;
+    struct tr_error err = {0};
+    const char *const *names;
+
+    assert_int_equal(tr_policy_config_default(&cfg, &err), TR_OK);
+    mr = tr_policy_config_model_routing(cfg);
+    assert_false(mr->enabled);
+    assert_true(mr->min_confidence == 0.6);
+    assert_int_equal(mr->when, TR_POLICY_MODEL_UNDECIDED);
+    assert_int_equal(tr_policy_config_known_intents(cfg, &names), 0);
+    assert_int_equal(tr_policy_config_priorities(cfg, &names), 4);
+    assert_string_equal(names[0], "low");
+    tr_policy_config_free(cfg);
+
+    if (tr_policy_config_parse(json, strlen(json), &cfg, &err) != TR_OK)
+        fail_msg("config: %s", tr_error_msg(&err));
+    mr = tr_policy_config_model_routing(cfg);
+    assert_true(mr->enabled);
+    assert_true(mr->min_confidence == 0.8);
+    assert_int_equal(mr->when, TR_POLICY_MODEL_ALWAYS);
+    assert_string_equal(tr_policy_config_team_name(cfg, 0), "a");
+    assert_string_equal(tr_policy_config_team_description(cfg, 0),
+                        "Refunds");
+    assert_null(tr_policy_config_team_description(cfg, 1));
+
+    /* Known intents: the map's keys, then the rules', each once. */
+    assert_int_equal(tr_policy_config_known_intents(cfg, &names), 2);
+    assert_string_equal(names[0], "refund");
+    assert_string_equal(names[1], "invoice");
+    tr_policy_config_free(cfg);
+}
+
 static const struct CMUnitTest cases[] = {
     cmocka_unit_test(policy_config_example_loads),
     cmocka_unit_test(policy_config_default_is_safe),
@@ -253,6 +314,7 @@ static const struct CMUnitTest cases[] = {
     cmocka_unit_test(policy_config_bad_regex_quotes_pattern),
     cmocka_unit_test(policy_config_file_errors_name_the_file),
     cmocka_unit_test(policy_config_redaction_patterns_are_kept),
+    cmocka_unit_test(policy_config_model_routing_defaults_and_values),
 };
 
 TR_TEST_MAIN(cases)

@@ -553,6 +553,150 @@ policy_route_shared_across_threads(void **state)
     tr_policy_config_free((struct tr_policy_config *)sh.cfg);
 }
 
+static const char model_cfg[] =
+    "{\"teams\": [{\"name\": \"billing\"}, {\"name\": \"logistics\", "
+    "\"zendesk_group_id\": 77}, {\"name\": \"support\"}], "
+    "\"default_team\": \"support\", \"rules\": [{\"name\": \"invoice\", "
+    "\"pattern\": \"invoice\", \"team\": \"billing\", \"priority\": "
+    "\"high\"}, {\"name\": \"vip\", \"pattern\": \"\\\\bvip\\\\b\", "
+    "\"priority\": \"high\"}], \"intents\": {\"track\": \"logistics\"}, "
+    "\"escalation\": {\"priority\": \"urgent\"}, "
+    "\"model_routing\": {\"enabled\": true, \"min_confidence\": 0.6}}";
+
+/* Route `body` with `cfg`, then apply an answer of `team`, `prio`. */
+static enum tr_err
+route_then_model(const struct tr_policy_config *cfg, const char *body,
+                 const char *team, const char *prio, double confidence,
+                 struct tr_policy_decision *d)
+{
+    struct tr_policy_model_answer ans = {
+        "openai", "gpt-fake", "abc123", team, prio, "track", "because",
+        confidence
+    };
+    struct tr_error err = {0};
+
+    assert_int_equal(tr_policy_route(cfg, NULL, "", body, NULL, 0, d, &err),
+                     TR_OK);
+    return tr_policy_model_apply(cfg, &ans, d, &err);
+}
+
+static void
+policy_model_answer_below_rules_never_lowers_priority(void **state)
+{
+    struct tr_policy_config *cfg = parse(model_cfg);
+    struct tr_policy_decision d;
+    struct tr_policy_outcome out;
+    struct tr_policy_signals sig = {1.0, true, 1.0};
+    const struct tr_policy_feature *f;
+    char *json;
+
+    /* Nothing routed it: the model's team, priority and intent. */
+    assert_int_equal(route_then_model(cfg, "where is it", "logistics",
+                                      "low", 0.9, &d), TR_OK);
+    assert_string_equal(d.team, "logistics");
+    assert_int_equal(d.group_id, 77);
+    assert_string_equal(d.team_source, "model");
+    assert_string_equal(d.priority, "low");
+    assert_string_equal(d.priority_source, "model");
+    assert_string_equal(d.intent, "track");
+    assert_string_equal(d.model->outcome, "used");
+    f = &d.features[d.n_features - 1];
+    assert_string_equal(f->kind, "model");
+    assert_string_equal(f->name, "logistics");
+    assert_true(f->value == 0.9);
+    assert_non_null(strstr(f->detail, "openai/gpt-fake"));
+    assert_non_null(strstr(f->detail, "abc123"));
+    json = tr_policy_decision_json(&d, NULL);
+    assert_non_null(strstr(json, "\"team_source\":\"model\""));
+    assert_non_null(strstr(json, "\"request_hash\":\"abc123\""));
+    assert_non_null(strstr(json, "\"confidence\":0.9"));
+    free(json);
+    tr_policy_decision_cleanup(&d);
+
+    /* A rule's team stands, and so does the priority it raised. */
+    assert_int_equal(route_then_model(cfg, "copy of my invoice",
+                                      "logistics", "low", 0.9, &d), TR_OK);
+    assert_string_equal(d.team, "billing");
+    assert_string_equal(d.team_source, "rule");
+    assert_string_equal(d.priority, "high");
+    assert_string_equal(d.model->outcome, "decided_by_rule");
+    tr_policy_decision_cleanup(&d);
+
+    /* A rule that raised only the priority: team from the model. */
+    assert_int_equal(route_then_model(cfg, "vip: where is it",
+                                      "logistics", "low", 0.9, &d), TR_OK);
+    assert_string_equal(d.team, "logistics");
+    assert_string_equal(d.priority, "high");
+    assert_string_equal(d.priority_source, "rule");
+    tr_policy_decision_cleanup(&d);
+
+    /* An escalation stays, with its priority; the model may raise. */
+    assert_int_equal(route_then_model(cfg, "My lawyer will sue you.",
+                                      "logistics", "low", 0.9, &d), TR_OK);
+    assert_string_equal(d.priority, "urgent");
+    assert_int_equal(d.n_escalations, 1);
+    tr_policy_decide(cfg, &d, &sig, &out);
+    assert_int_equal(out.action, TR_POLICY_ESCALATE);
+    tr_policy_decision_cleanup(&d);
+    assert_int_equal(route_then_model(cfg, "vip: where is it",
+                                      "logistics", "urgent", 0.9, &d),
+                     TR_OK);
+    assert_string_equal(d.priority, "urgent");
+    tr_policy_decision_cleanup(&d);
+
+    /* Under min_confidence the answer is recorded and nothing else. */
+    assert_int_equal(route_then_model(cfg, "where is it", "logistics",
+                                      "low", 0.59, &d), TR_OK);
+    assert_string_equal(d.team, "support");
+    assert_string_equal(d.team_source, "default");
+    assert_string_equal(d.priority, "normal");
+    assert_null(d.intent);
+    assert_string_equal(d.model->outcome, "below_min_confidence");
+    assert_string_equal(d.features[d.n_features - 1].kind, "model");
+    tr_policy_decision_cleanup(&d);
+    tr_policy_config_free(cfg);
+}
+
+static void
+policy_model_answer_with_unknown_names_is_refused(void **state)
+{
+    struct tr_policy_config *cfg = parse(model_cfg), *always;
+    struct tr_policy_decision d;
+    size_t n;
+
+    assert_int_equal(route_then_model(cfg, "where is it", "sales", "low",
+                                      0.9, &d), TR_E_INVAL);
+    n = d.n_features;
+    assert_string_equal(d.team, "support");
+    assert_null(d.model);
+    tr_policy_decision_cleanup(&d);
+    assert_int_equal(route_then_model(cfg, "where is it", "logistics",
+                                      "p9", 0.9, &d), TR_E_INVAL);
+    assert_string_equal(d.priority, "normal");
+    assert_int_equal(d.n_features, n);
+    tr_policy_decision_cleanup(&d);
+    assert_int_equal(route_then_model(cfg, "where is it", "logistics",
+                                      "low", 1.5, &d), TR_E_INVAL);
+    assert_string_equal(d.team, "support");
+    tr_policy_decision_cleanup(&d);
+
+    /* Who may ask: not after a rule; after the classifier if "always". */
+    always = parse("{\"teams\": [{\"name\": \"a\"}], \"model_routing\": "
+                   "{\"enabled\": true, \"when\": \"always\"}}");
+    routed(&d, "a", "x", 0.9);
+    assert_false(tr_policy_model_wanted(cfg, &d));
+    assert_true(tr_policy_model_wanted(always, &d));
+    d.team_source = "rule";
+    assert_false(tr_policy_model_wanted(always, &d));
+    d.team_source = "evidence";
+    assert_true(tr_policy_model_wanted(cfg, &d));
+    tr_policy_config_free(always);
+    always = parse("{\"teams\": [{\"name\": \"a\"}]}");
+    assert_false(tr_policy_model_wanted(always, &d));
+    tr_policy_config_free(always);
+    tr_policy_config_free(cfg);
+}
+
 static const struct CMUnitTest cases[] = {
     cmocka_unit_test(policy_rule_routes_to_team),
     cmocka_unit_test(policy_escalation_fires_across_languages),
@@ -565,6 +709,8 @@ static const struct CMUnitTest cases[] = {
     cmocka_unit_test(policy_decision_json_has_fields),
     cmocka_unit_test(policy_runaway_pattern_fails_the_ticket),
     cmocka_unit_test(policy_route_shared_across_threads),
+    cmocka_unit_test(policy_model_answer_below_rules_never_lowers_priority),
+    cmocka_unit_test(policy_model_answer_with_unknown_names_is_refused),
 };
 
 TR_TEST_MAIN(cases)
