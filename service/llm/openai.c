@@ -6,10 +6,10 @@
  *
  * The answer's JSON arrives as a string in choices[0].message.content,
  * which is handed back for the caller (a draft or a classification) to
- * parse a second time; a refusal or a length cut-off are model errors.  Local servers
- * (Ollama, vLLM, llama.cpp) speak the same protocol; they read
- * "max_tokens", which is therefore sent unless the configuration asks
- * for "max_completion_tokens".
+ * parse a second time; a refusal or a length cut-off are model errors.
+ * Local servers (Ollama, vLLM, llama.cpp) speak the same protocol; they
+ * read "max_tokens", which is therefore sent unless the configuration
+ * asks for "max_completion_tokens".
  *
  * Pure functions; any thread.
  *

@@ -79,13 +79,6 @@ tr_pipeline__retrieve(struct tr_pipeline *p, struct tr_db *db,
     return TR_OK;
 }
 
-static void
-own_reason(struct tr_pipeline__run *r, const char *reason)
-{
-    if (r->n_own_reasons < TR_PIPELINE_REASONS_MAX)
-        r->own_reasons[r->n_own_reasons++] = reason;
-}
-
 /* The extractive drafter's input, as one JSON text, and its hash. */
 static enum tr_err
 extractive_input(struct tr_pipeline__run *r, struct tr_error *err)
@@ -137,7 +130,7 @@ draft_extractive(struct tr_pipeline__run *r, struct tr_error *err)
     rc = tr_draft_extractive(r->text_red, strlen(r->text_red), r->lang.code,
                              r->passages, r->n_hits, NULL, &r->draft, err);
     if (rc == TR_E_NOTFOUND || rc == TR_E_INVAL || rc == TR_E_TOOBIG) {
-        own_reason(r, "no_usable_passage");
+        tr_pipeline__reason(r, "no_usable_passage");
         tr_error_clear(err);
         return TR_OK;
     }
@@ -208,7 +201,7 @@ draft_model(struct tr_pipeline *p, struct tr_pipeline__run *r,
                        TR_KV_STR("err", tr_error_msg(&merr))),
                 "the model could not draft a reply");
     if (!p->o.fallback_extractive) {
-        own_reason(r, "model_failed");
+        tr_pipeline__reason(r, "model_failed");
         return TR_OK;
     }
     r->fallback = true;
@@ -222,7 +215,7 @@ tr_pipeline__draft(struct tr_pipeline *p, struct tr_pipeline__run *r,
     enum tr_err rc;
 
     if (r->n_hits == 0) {
-        own_reason(r, "no_usable_passage");
+        tr_pipeline__reason(r, "no_usable_passage");
         return TR_OK;
     }
     rc = p->llm != NULL ? draft_model(p, r, err) : draft_extractive(r, err);

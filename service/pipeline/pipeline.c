@@ -4,7 +4,8 @@
  *      job handler.
  *
  * This file owns what one run does in which order (see pipeline.h);
- * retrieval and drafting are in draft_step.c, storage in record.c.  The
+ * retrieval and drafting are in draft_step.c, routing by the model
+ * provider in route_step.c, storage in record.c.  The
  * pipeline itself is built once and shared by all workers: the language
  * detector serialises on its own lock, the redactor and the model client
  * are thread-safe, and everything a run produces lives in its struct
@@ -155,6 +156,7 @@ run_cleanup(struct tr_pipeline *p, struct tr_pipeline__run *r)
     tr_pipeline__policy_release(p, r->pol);
     tr_draft_free(r->draft);
     free(r->model_input);
+    free(r->route_input);
 }
 
 /*
@@ -367,6 +369,8 @@ tr_pipeline_run(struct tr_pipeline *p, struct tr_db *db, int64_t tenant_id,
     }
     if (rc == TR_OK) {
         rc = ticket_route(r, err);
+        if (rc == TR_OK)
+            rc = tr_pipeline__route_model(p, r, err);
         tr_pipeline__lap(r, TR_PIPELINE_STEP_ROUTE);
     }
     if (rc == TR_OK)

@@ -13,6 +13,9 @@
  *   4. routes the ticket (team, priority, intent, tags, escalation and
  *      injection checks) with the tenant's routing configuration and
  *      classifier, the sections of the retrieved articles as evidence;
+ *      when the configuration enables model routing and the drafter is
+ *      a model provider, asks the provider for the team the routing
+ *      left open (its failure only adds a reason);
  *   5. decides: escalate, draft for approval, or send automatically;
  *   6. unless escalated, drafts a reply citing the passages, with the
  *      configured provider (a model, or the offline extractive drafter,

@@ -26,7 +26,7 @@
 #define TR_PIPELINE_QUERY_MAX 4000
 
 /* Most reasons of the run's own (beside the policy's) in the record. */
-#define TR_PIPELINE_REASONS_MAX 4
+#define TR_PIPELINE_REASONS_MAX 6
 
 struct tr_pipeline__policy;
 
@@ -77,6 +77,14 @@ struct tr_pipeline__run {
     const char *own_reasons[TR_PIPELINE_REASONS_MAX];
     size_t n_own_reasons;
 
+    /* routing by the model provider, when the tenant enables it */
+    const char *route_status;   /* NULL: not enabled; "answered",
+                                 * "refused", "failed", "not_needed",
+                                 * "skipped" */
+    char *route_input;          /* exact request body, or NULL */
+    char route_hash[65];
+    char route_error[256];
+
     /* the draft and how it was written */
     struct tr_draft *draft;
     const char *provider;
@@ -96,6 +104,21 @@ struct tr_pipeline__run {
  * `step` of run `r`.
  */
 void tr_pipeline__lap(struct tr_pipeline__run *r, enum tr_pipeline_step step);
+
+/* Add `reason` to the run's own reasons (silently capped). */
+void tr_pipeline__reason(struct tr_pipeline__run *r, const char *reason);
+
+/*
+ * Ask the model provider to route run `r` when the tenant's
+ * configuration enables it and its routing left the team open (part of
+ * step 4), and apply the answer to r->dec.  A provider that fails or an
+ * answer that is refused leaves the decision as it was and adds a
+ * reason; without a provider the step is skipped, with a reason too.
+ * Returns only TR_E_NOMEM and internal failures.
+ */
+enum tr_err tr_pipeline__route_model(struct tr_pipeline *p,
+                                     struct tr_pipeline__run *r,
+                                     struct tr_error *err);
 
 /*
  * Retrieve passages for the redacted text (step 3).  A tenant without

@@ -248,6 +248,23 @@ grounding_json(const struct tr_draft *d)
     return o;
 }
 
+/* What the record keeps of routing by the model provider. */
+static cJSON *
+route_model_json(const struct tr_pipeline__run *r)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (o == NULL)
+        return NULL;
+    cJSON_AddStringToObject(o, "status", r->route_status);
+    if (r->route_input != NULL) {
+        cJSON_AddStringToObject(o, "request", r->route_input);
+        cJSON_AddStringToObject(o, "request_hash", r->route_hash);
+    }
+    cJSON_AddStringToObject(o, "error", r->route_error);
+    return o;
+}
+
 /* The ledger payload of run `r`; NULL when out of memory. */
 static cJSON *
 payload_build(const struct tr_pipeline__run *r)
@@ -276,6 +293,8 @@ payload_build(const struct tr_pipeline__run *r)
     cJSON_AddNumberToObject(o, "best_score", r->best_score);
     cJSON_AddItemToObject(o, "routing", cJSON_Parse(routing));
     free(routing);
+    if (r->route_status != NULL)
+        cJSON_AddItemToObject(o, "model_routing", route_model_json(r));
     cJSON_AddStringToObject(o, "action", tr_policy_action_name(r->out.action));
     cJSON_AddItemToObject(o, "reasons", reasons_json(r));
 

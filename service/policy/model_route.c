@@ -140,12 +140,17 @@ feature_add(struct tr_policy_decision *dec,
     return TR_OK;
 }
 
-/* The answer's priority: it sets a default one, and only raises others. */
+/*
+ * The answer's priority: it replaces the default one, and only raises
+ * any other.  An escalated ticket's priority only goes up, even when
+ * the escalation left it at the default.
+ */
 static void
 priority_apply(const struct tr_policy_config *cfg,
                struct tr_policy_decision *dec, const char *p)
 {
-    bool from_default = strcmp(dec->priority_source, "default") == 0;
+    bool from_default = strcmp(dec->priority_source, "default") == 0 &&
+                        dec->n_escalations == 0;
 
     if (from_default ||
         tr_policy__priority_rank(cfg, p) >

@@ -182,8 +182,9 @@ struct tr_policy_evidence {
  * One thing that contributed to a decision, for the ledger.  `kind` is
  * "rule", "classifier", "evidence", "escalation", "injection",
  * "default", "passage_injection" or "model"; `name` the rule, label,
- * section, detector or the team a model answered; `detail` what matched (truncated, may be empty); `value` a
- * probability or score (0 when none).
+ * section, detector or the team a model answered; `detail` what matched
+ * (truncated, may be empty); `value` a probability or score (0 when
+ * none).
  */
 struct tr_policy_feature {
     const char *kind;
@@ -286,9 +287,10 @@ struct tr_policy_model_answer {
  * tr_policy_route() with `cfg`.  Below model_routing.min_confidence the
  * answer is only recorded.  Otherwise its team is taken unless a rule
  * chose one (or, when "when" is "undecided", the classifier did); its
- * priority replaces the default priority, or raises one that a rule or
- * an escalation set, never lowering it; its intent, when it is a known
- * one, fills a decision that has none and is not out of scope.
+ * priority replaces the default priority of a ticket that was not
+ * escalated, and otherwise can only raise the priority; its intent, when
+ * it is a known one, fills a decision that has none and is not out of
+ * scope.
  * Escalations, injection flags and tags are never touched.  The answer
  * is kept in dec->model and as a feature of kind "model".
  *

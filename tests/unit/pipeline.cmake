@@ -14,7 +14,11 @@ tr_unit_test(pipeline run PG TIMEOUT 300
     pipeline_model_failure_falls_back_or_escalates
     pipeline_tenant_patterns_and_one_map_for_subject_and_body
     pipeline_keeps_originals_of_the_placeholders_a_draft_uses
-    pipeline_sees_a_new_configuration_and_classifier_at_once)
+    pipeline_sees_a_new_configuration_and_classifier_at_once
+    pipeline_model_routes_a_ticket_no_rule_decides
+    pipeline_rule_and_escalation_stand_over_the_model
+    pipeline_model_answer_off_the_list_is_refused
+    pipeline_model_routing_failure_leaves_the_ticket_triaged)
 set_target_properties(test_pipeline_run PROPERTIES LINKER_LANGUAGE CXX)
 target_compile_definitions(test_pipeline_run PRIVATE
     FAKE_MODEL="$<TARGET_FILE:fake_model>")

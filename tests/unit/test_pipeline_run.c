@@ -11,9 +11,12 @@
 
 #include "tr_test.h"
 
+#include <cjson/cJSON.h>
+
 #include "db.h"
 #include "kb.h"
 #include "ledger.h"
+#include "llm.h"
 #include "pgtest.h"
 #include "pipeline.h"
 #include "policy.h"
@@ -628,6 +631,296 @@ pipeline_sees_a_new_configuration_and_classifier_at_once(void **state)
     teardown(&f);
 }
 
+/*
+ * A tenant that lets the model route.  The fake answers a routing
+ * schema with the first value of every enum and confidence 0: team
+ * "shipping", priority "low", so `min_confidence` decides whether its
+ * answer counts.  Without the model the ticket goes to "billing", by
+ * the rule for parcels or by default.
+ */
+static void
+config_model_routing(struct fixture *f, const char *when, double min_conf)
+{
+    char json[1024];
+
+    snprintf(json, sizeof(json),
+             "{\"teams\": [{\"name\": \"shipping\", \"description\": "
+             "\"Parcels and deliveries\", \"zendesk_group_id\": 66}, "
+             "{\"name\": \"billing\", \"description\": \"Refunds and "
+             "payments\", \"zendesk_group_id\": 55}], "
+             "\"default_team\": \"billing\", \"rules\": [{\"name\": "
+             "\"parcel\", \"pattern\": \"parcel\", \"team\": "
+             "\"billing\", \"priority\": \"high\"}], "
+             "\"thresholds\": {\"retrieval_min_score\": 0.01}, "
+             "\"model_routing\": {\"enabled\": true, \"when\": "
+             "\"%s\", \"min_confidence\": %g}}", when, min_conf);
+    config_set(f, json);
+}
+
+/* The latest ledger payload, in a buffer of the caller's. */
+static const char *
+last_payload(struct fixture *f, char *buf, size_t len)
+{
+    return value(f, "SELECT payload_text FROM ledger ORDER BY id DESC "
+                    "LIMIT 1", buf, len);
+}
+
+/* The bodies of the routing requests the fake received, as a JSON
+ * array; the caller deletes it. */
+static cJSON *
+route_requests(const struct fm_fx *fx)
+{
+    char *rec = fm_record(fx), *line = rec, *nl;
+    cJSON *arr = cJSON_CreateArray();
+
+    for (; line != NULL && *line != '\0'; line = nl != NULL ? nl + 1
+                                                            : NULL) {
+        cJSON *o, *body;
+        const cJSON *b;
+
+        nl = strchr(line, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+        o = cJSON_Parse(line);
+        b = cJSON_GetObjectItem(o, "body");
+        if (cJSON_IsString(b) &&
+            strstr(b->valuestring, "\"name\":\"ticket_route\"") != NULL &&
+            (body = cJSON_Parse(b->valuestring)) != NULL)
+            cJSON_AddItemToArray(arr, body);
+        cJSON_Delete(o);
+    }
+    free(rec);
+    return arr;
+}
+
+static void
+pipeline_model_routes_a_ticket_no_rule_decides(void **state)
+{
+    static char buf[65536];
+    struct fixture f;
+    struct fm_fx fx;
+    struct tr_pipeline *p;
+    struct tr_pipeline_result res;
+    struct tr_error err = {0};
+    const cJSON *team_enum;
+    cJSON *reqs;
+    char *sent, hash[65];
+    int64_t tid;
+
+    setup(&f, true);
+    config_model_routing(&f, "undecided", 0);
+    fm_start(&fx, 64);
+    p = pipeline_model(&fx, true);
+    tid = ticket_add(&f, "9030", refund_subject, refund_body);
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.action, "draft");
+    assert_string_equal(res.team, "shipping");
+    assert_string_equal(res.priority, "low");
+    value(&f, "SELECT team || ' ' || group_id FROM triage_runs", buf,
+          sizeof(buf));
+    assert_string_equal(buf, "shipping 66");
+
+    /* One routing request: redacted text, the teams as an enum. */
+    reqs = route_requests(&fx);
+    assert_int_equal(cJSON_GetArraySize(reqs), 1);
+    sent = cJSON_PrintUnformatted(cJSON_GetArrayItem(reqs, 0));
+    assert_null(strstr(sent, "jane.doe"));
+    assert_null(strstr(sent, "4111"));
+    assert_null(strstr(sent, "555 0100"));
+    assert_non_null(strstr(sent, "[EMAIL_1]"));
+    assert_non_null(strstr(sent, "[CARD_1]"));
+    assert_non_null(strstr(sent, "Parcels and deliveries"));
+    team_enum = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(
+            cJSON_GetObjectItem(
+                cJSON_GetObjectItem(
+                    cJSON_GetObjectItem(
+                        cJSON_GetObjectItem(cJSON_GetArrayItem(reqs, 0),
+                                            "response_format"),
+                        "json_schema"),
+                    "schema"),
+                "properties"),
+            "team"),
+        "enum");
+    assert_int_equal(cJSON_GetArraySize(team_enum), 2);
+    assert_string_equal(cJSON_GetArrayItem(team_enum, 0)->valuestring,
+                        "shipping");
+    assert_string_equal(cJSON_GetArrayItem(team_enum, 1)->valuestring,
+                        "billing");
+    free(sent);
+    cJSON_Delete(reqs);
+
+    /* The ledger says the model routed it, with the request's hash. */
+    last_payload(&f, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\"team_source\":\"model\""));
+    assert_non_null(strstr(buf, "\"kind\":\"model\""));
+    assert_non_null(strstr(buf, "\"outcome\":\"used\""));
+    assert_non_null(strstr(buf, "\"status\":\"answered\""));
+    assert_null(strstr(buf, "jane.doe"));
+    value(&f, "SELECT payload->'model_routing'->>'request' FROM ledger "
+              "ORDER BY id DESC LIMIT 1", buf, sizeof(buf));
+    tr_llm_sha256_hex(buf, strlen(buf), hash);
+    last_payload(&f, buf, sizeof(buf));
+    assert_non_null(strstr(buf, hash));
+    value(&f, "SELECT payload->'routing'->'model'->>'request_hash' FROM "
+              "ledger ORDER BY id DESC LIMIT 1", buf, sizeof(buf));
+    assert_string_equal(buf, hash);
+
+    /* Under the default bar of 0.6 its answer of 0 does not count. */
+    config_model_routing(&f, "undecided", 0.6);
+    tid = ticket_add(&f, "9031", refund_subject, refund_body);
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.team, "billing");
+    assert_string_equal(res.priority, "normal");
+    last_payload(&f, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\"outcome\":\"below_min_confidence\""));
+    assert_non_null(strstr(buf, "\"team_source\":\"default\""));
+    tr_pipeline_free(p);
+    fm_stop(&fx);
+    teardown(&f);
+}
+
+static void
+pipeline_rule_and_escalation_stand_over_the_model(void **state)
+{
+    static char buf[65536];
+    struct fixture f;
+    struct fm_fx fx;
+    struct tr_pipeline *p;
+    struct tr_pipeline_result res;
+    struct tr_error err = {0};
+    cJSON *reqs;
+    int64_t tid;
+
+    setup(&f, true);
+    config_model_routing(&f, "undecided", 0);
+    fm_start(&fx, 64);
+    p = pipeline_model(&fx, true);
+
+    /* The rule chose the team: the model is not even asked. */
+    tid = ticket_add(&f, "9032", "Refund for a parcel", refund_body);
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.team, "billing");
+    assert_string_equal(res.priority, "high");
+    reqs = route_requests(&fx);
+    assert_int_equal(cJSON_GetArraySize(reqs), 0);
+    cJSON_Delete(reqs);
+    last_payload(&f, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\"status\":\"not_needed\""));
+
+    /* The model routes an escalated ticket, which still goes to a
+     * human, and its "low" does not lower an escalated priority. */
+    tid = ticket_add(&f, "9033", "Refund now",
+                     "Give me my refund or my lawyer will sue you.");
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.action, "escalate");
+    assert_string_equal(res.team, "shipping");
+    assert_string_equal(res.priority, "normal");
+    reqs = route_requests(&fx);
+    assert_int_equal(cJSON_GetArraySize(reqs), 1);
+    cJSON_Delete(reqs);
+    last_payload(&f, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\"escalations\":[\"legal_threat\"]"));
+    assert_non_null(strstr(buf, "\"outcome\":\"used\""));
+    assert_non_null(strstr(buf, "\"priority_source\":\"default\""));
+    tr_pipeline_free(p);
+    fm_stop(&fx);
+    teardown(&f);
+}
+
+static void
+pipeline_model_answer_off_the_list_is_refused(void **state)
+{
+    static char buf[65536];
+    struct fixture f;
+    struct fm_fx fx;
+    struct tr_pipeline *p;
+    struct tr_pipeline_result res;
+    struct tr_error err = {0};
+    int64_t tid;
+
+    setup(&f, true);
+    config_model_routing(&f, "undecided", 0);
+    fm_start(&fx, 64);
+
+    /* Only the first request, the routing one, ignores the schema. */
+    fm_control(&fx, "fail", "{\"mode\":\"off_enum\",\"count\":1}");
+    p = pipeline_model(&fx, true);
+    tid = ticket_add(&f, "9034", refund_subject, refund_body);
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.action, "draft");
+    assert_false(res.fallback);
+    assert_string_equal(res.team, "billing");
+    assert_string_equal(res.priority, "normal");
+    assert_int_equal(count(&f, "SELECT count(*) FROM triage_runs WHERE "
+                               "reasons ? 'model_routing_refused'"), 1);
+    last_payload(&f, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\"status\":\"refused\""));
+    assert_non_null(strstr(buf, "not-in-the-enum"));
+    assert_non_null(strstr(buf, "\"model\":null"));
+    assert_non_null(strstr(buf, "\"team_source\":\"default\""));
+    tr_pipeline_free(p);
+    fm_stop(&fx);
+    teardown(&f);
+}
+
+static void
+pipeline_model_routing_failure_leaves_the_ticket_triaged(void **state)
+{
+    static char buf[65536];
+    struct fixture f;
+    struct fm_fx fx;
+    struct tr_pipeline *p;
+    struct tr_pipeline_result res;
+    struct tr_error err = {0};
+    int64_t tid;
+
+    setup(&f, true);
+    config_model_routing(&f, "undecided", 0);
+    fm_start(&fx, 64);
+
+    /* The first attempt and both retries of the routing call fail. */
+    fm_control(&fx, "fail", "{\"path\":\"/v1/chat/completions\","
+                            "\"status\":500,\"count\":3}");
+    p = pipeline_model(&fx, true);
+    tid = ticket_add(&f, "9035", refund_subject, refund_body);
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.action, "draft");
+    assert_false(res.fallback);
+    assert_string_equal(res.team, "billing");
+    assert_int_equal(fm_n_requests(&fx), 4);
+    assert_int_equal(count(&f, "SELECT count(*) FROM triage_runs WHERE "
+                               "reasons ? 'model_routing_failed'"), 1);
+    last_payload(&f, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\"status\":\"failed\""));
+    assert_non_null(strstr(buf, "HTTP 500"));
+    assert_non_null(strstr(buf, "\"team_source\":\"default\""));
+    assert_null(strstr(buf, FM_KEY));
+    tr_pipeline_free(p);
+    fm_stop(&fx);
+
+    /* Offline there is no provider: skipped, and said so. */
+    p = pipeline_offline();
+    tid = ticket_add(&f, "9036", refund_subject, refund_body);
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_string_equal(res.action, "draft");
+    assert_string_equal(res.team, "billing");
+    assert_int_equal(count(&f, "SELECT count(*) FROM triage_runs WHERE "
+                               "reasons ? "
+                               "'model_routing_skipped_no_provider'"), 1);
+    last_payload(&f, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\"status\":\"skipped\""));
+    tr_pipeline_free(p);
+    teardown(&f);
+}
+
 static const struct CMUnitTest cases[] = {
     cmocka_unit_test(pipeline_drafts_a_cited_reply_without_personal_data),
     cmocka_unit_test(pipeline_replay_gives_the_hashed_input),
@@ -643,6 +936,11 @@ static const struct CMUnitTest cases[] = {
         pipeline_keeps_originals_of_the_placeholders_a_draft_uses),
     cmocka_unit_test(
         pipeline_sees_a_new_configuration_and_classifier_at_once),
+    cmocka_unit_test(pipeline_model_routes_a_ticket_no_rule_decides),
+    cmocka_unit_test(pipeline_rule_and_escalation_stand_over_the_model),
+    cmocka_unit_test(pipeline_model_answer_off_the_list_is_refused),
+    cmocka_unit_test(
+        pipeline_model_routing_failure_leaves_the_ticket_triaged),
 };
 
 TR_TEST_MAIN(cases)
