@@ -33,6 +33,7 @@ tr_unit_test(llm classify TIMEOUT 120
     llm_classify_sends_the_names_as_enums_of_a_strict_schema
     llm_classify_answers_are_checked_strictly
     llm_classify_anthropic_reads_json_from_text
+    llm_classify_failures_map_like_drafts
     llm_classify_bad_input_is_refused)
 target_compile_definitions(test_llm_classify PRIVATE
     FAKE_MODEL="$<TARGET_FILE:fake_model>")

@@ -44,7 +44,8 @@ input_default(struct tr_llm_classify_input *in)
 }
 
 static struct tr_llm *
-provider(struct fm_fx *fx, enum tr_llm_kind kind)
+provider_with(struct fm_fx *fx, enum tr_llm_kind kind, const char *key,
+              long timeout_ms)
 {
     struct tr_llm_conf c;
     struct tr_llm *l;
@@ -54,13 +55,19 @@ provider(struct fm_fx *fx, enum tr_llm_kind kind)
     snprintf(base, sizeof(base), "%s%s", fx->base,
              kind == TR_LLM_OPENAI ? "/v1" : "");
     c.base_url = base;
-    c.api_key = FM_KEY;
+    c.api_key = key;
     c.model = kind == TR_LLM_OPENAI ? "gpt-fake" : "claude-fake";
-    c.timeout_ms = 10000;
+    c.timeout_ms = timeout_ms;
     c.policy = &fx->policy;
     l = tr_llm_new(&c, NULL);
     assert_non_null(l);
     return l;
+}
+
+static struct tr_llm *
+provider(struct fm_fx *fx, enum tr_llm_kind kind)
+{
+    return provider_with(fx, kind, FM_KEY, 10000);
 }
 
 /* The JSON body of the last request the fake recorded. */
@@ -297,6 +304,48 @@ llm_classify_anthropic_reads_json_from_text(void **state)
     tr_llm_result_cleanup(&r);
 }
 
+/* The same retries and the same codes as a draft; the key never shows. */
+static void
+llm_classify_failures_map_like_drafts(void **state)
+{
+    struct tr_llm_classify_input in;
+    struct tr_llm_result r;
+    struct tr_error err = {0};
+    struct fm_fx fx;
+    struct tr_llm *l;
+
+    fm_start(&fx, 64);
+    input_default(&in);
+    tr_llm_result_init(&r);
+    fm_control(&fx, "fail", "{\"status\":500,\"count\":3}");
+    l = provider(&fx, TR_LLM_OPENAI);
+    assert_int_equal(tr_llm_classify(l, &in, &r, &err), TR_E_HTTP_UPSTREAM);
+    assert_string_equal(err.foreign, "http_500");
+    assert_int_equal(r.n_attempts, 3);
+    assert_int_equal(fx.n_waits, 2);
+    assert_true(strlen(r.prompt_hash) == 64);
+    assert_null(r.label.team);
+    tr_llm_free(l);
+
+    /* A refused key: the fake echoes it, the message does not. */
+    l = provider_with(&fx, TR_LLM_OPENAI, "sk-wrong-key-0123456789", 10000);
+    assert_int_equal(tr_llm_classify(l, &in, &r, &err), TR_E_AUTH);
+    assert_null(strstr(err.msg, "sk-wrong-key-0123456789"));
+    assert_non_null(strstr(r.raw, "sk-wrong-key"));
+    tr_llm_free(l);
+
+    fm_control(&fx, "fail", "{\"mode\":\"hang\",\"delay_ms\":3000,"
+                            "\"count\":5}");
+    l = provider_with(&fx, TR_LLM_OPENAI, FM_KEY, 300);
+    assert_int_equal(tr_llm_classify(l, &in, &r, &err), TR_E_TIMEOUT);
+    assert_string_equal(err.foreign, "timeout");
+    assert_int_equal(r.n_attempts, 3);
+
+    tr_llm_result_cleanup(&r);
+    tr_llm_free(l);
+    fm_stop(&fx);
+}
+
 static void
 llm_classify_bad_input_is_refused(void **state)
 {
@@ -335,6 +384,7 @@ static const struct CMUnitTest cases[] = {
         llm_classify_sends_the_names_as_enums_of_a_strict_schema),
     cmocka_unit_test(llm_classify_answers_are_checked_strictly),
     cmocka_unit_test(llm_classify_anthropic_reads_json_from_text),
+    cmocka_unit_test(llm_classify_failures_map_like_drafts),
     cmocka_unit_test(llm_classify_bad_input_is_refused),
 };
 
