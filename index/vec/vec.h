@@ -177,7 +177,7 @@ enum tr_vec_store {
 struct tr_vec_choice {
     size_t flat_max;    /* exact search up to this many vectors (20000) */
     bool use_ivf;       /* above flat_max: IVF instead of HNSW */
-    int hnsw_m;         /* HNSW links per node (32) */
+    int hnsw_m;         /* HNSW links per node (16) */
     enum tr_vec_store store;    /* vector storage (see above) */
 };
 

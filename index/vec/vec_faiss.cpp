@@ -441,7 +441,7 @@ tr_vec_factory_choose(size_t n_vectors, const struct tr_vec_choice *c,
 {
     size_t flat_max = TR_VEC_FLAT_MAX_DEFAULT;
     bool use_ivf = false;
-    int hnsw_m = 32;
+    int hnsw_m = 16;
     size_t nlist = 1;
     enum tr_vec_store store = TR_VEC_STORE_DEFAULT;
     const char *codec;

@@ -355,7 +355,7 @@ static void
 vec_factory_follows_corpus_size(void **state)
 {
     struct tr_vec_choice ivf = {.flat_max = 1000, .use_ivf = true};
-    struct tr_vec_choice hnsw = {.hnsw_m = 16};
+    struct tr_vec_choice hnsw = {.hnsw_m = 32};
     char out[TR_VEC_FACTORY_MAX];
 
     /* By default a flat index keeps floats, the others bytes. */
@@ -364,9 +364,9 @@ vec_factory_follows_corpus_size(void **state)
     tr_vec_factory_choose(TR_VEC_FLAT_MAX_DEFAULT, NULL, out);
     assert_string_equal(out, "Flat");
     tr_vec_factory_choose(TR_VEC_FLAT_MAX_DEFAULT + 1, NULL, out);
-    assert_string_equal(out, "HNSW32,SQ8");
-    tr_vec_factory_choose(50000, &hnsw, out);
     assert_string_equal(out, "HNSW16,SQ8");
+    tr_vec_factory_choose(50000, &hnsw, out);
+    assert_string_equal(out, "HNSW32,SQ8");
 
     /* 4 * sqrt(1e6) = 4000 -> 2048 lists; 2000 points allow only 32. */
     tr_vec_factory_choose(1000000, &ivf, out);
@@ -382,12 +382,12 @@ vec_factory_follows_corpus_size(void **state)
     tr_vec_factory_choose(100, &hnsw, out);
     assert_string_equal(out, "Flat");
     tr_vec_factory_choose(50000, &hnsw, out);
-    assert_string_equal(out, "HNSW16");
+    assert_string_equal(out, "HNSW32");
     tr_vec_factory_choose(2000, &ivf, out);
     assert_string_equal(out, "IVF32,Flat");
     hnsw.store = TR_VEC_STORE_FP16;
     tr_vec_factory_choose(50000, &hnsw, out);
-    assert_string_equal(out, "HNSW16,SQfp16");
+    assert_string_equal(out, "HNSW32,SQfp16");
 }
 
 static void
@@ -399,7 +399,7 @@ vec_byte_storage_ranks_like_floats(void **state)
     float *x = clustered(n, 60, &ids);
     struct tr_vec_index *flat = built("Flat", n, x, ids);
     struct tr_vec_index *sq = built("SQ8", n, x, ids);
-    struct tr_vec_index *hnsw = built("HNSW32,SQ8", n, x, ids);
+    struct tr_vec_index *hnsw = built("HNSW16,SQ8", n, x, ids);
     struct tr_vec_index *back;
     float *q = malloc(sizeof(float) * DIM * nq);
     float dist[10 * 100];
