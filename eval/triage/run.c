@@ -49,70 +49,6 @@ now_s(void)
     return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-static enum tr_err
-tenant_create(struct run *r, struct tr_error *err)
-{
-    char name[64], id[24];
-    const char *p[1] = {name};
-    struct tr_db_conn *c;
-    enum tr_err rc;
-
-    snprintf(name, sizeof(name), "eval-triage-%ld-%ld", (long) getpid(),
-             (long) time(NULL));
-    rc = tr_db_conn_owner(r->db, &c, err);
-    if (rc != TR_OK)
-        return rc;
-    rc = tr_db_query_value(c, "INSERT INTO tenants (name, webhook_secret) "
-                              "VALUES ($1, md5(random()::text)) "
-                              "RETURNING id", 1, p, id, sizeof(id), NULL,
-                           err);
-    tr_db_conn_release(c);
-    if (rc == TR_OK)
-        r->tenant = strtoll(id, NULL, 10);
-    return rc;
-}
-
-/*
- * Remove the tenant with everything it owns.  The ledger has no cascade
- * and refuses deletes, so its rows of this tenant go first, with the
- * refusal lifted for this transaction only.
- */
-static enum tr_err
-tenant_drop(struct run *r, struct tr_error *err)
-{
-    char id[24];
-    const char *p[1] = {id};
-    struct tr_db_conn *c;
-    enum tr_err rc;
-
-    snprintf(id, sizeof(id), "%lld", (long long) r->tenant);
-    rc = tr_db_conn_owner(r->db, &c, err);
-    if (rc != TR_OK)
-        return rc;
-    rc = tr_db_conn_begin(c, err);
-    if (rc == TR_OK)
-        rc = tr_db_exec(c, "SELECT set_config('triage.tenant_id', $1, "
-                           "true)", 1, p, NULL, err);
-    if (rc == TR_OK)
-        rc = tr_db_exec(c, "ALTER TABLE ledger DISABLE TRIGGER "
-                           "ledger_no_update", 0, NULL, NULL, err);
-    if (rc == TR_OK)
-        rc = tr_db_exec(c, "DELETE FROM ledger WHERE tenant_id = $1", 1, p,
-                        NULL, err);
-    if (rc == TR_OK)
-        rc = tr_db_exec(c, "ALTER TABLE ledger ENABLE TRIGGER "
-                           "ledger_no_update", 0, NULL, NULL, err);
-    if (rc == TR_OK)
-        rc = tr_db_exec(c, "DELETE FROM tenants WHERE id = $1", 1, p, NULL,
-                        err);
-    if (rc == TR_OK)
-        rc = tr_db_conn_commit(c, err);
-    tr_db_conn_release(c);
-    if (rc == TR_OK)
-        r->tenant = 0;
-    return rc;
-}
-
 /* The help center in, its index built and live. */
 static enum tr_err
 kb_build(struct run *r, struct tr_error *err)
@@ -389,13 +325,15 @@ tr_evaltriage_run(struct tr_db *db, const struct tr_evaltriage_opts *o,
     memset(rep, 0, sizeof(*rep));
     rc = prepare(&r, err);
     if (rc == TR_OK)
-        rc = tenant_create(&r, err);
+        rc = tr_db_scratch_tenant_create(r.db, "eval-triage", &r.tenant,
+                                         err);
     if (rc == TR_OK)
         rc = run_in_tenant(&r, err);
 
     /* The searcher cache holds the tenant's index: drop it first. */
     tr_kb_cache_drop(db);
-    if (r.tenant != 0 && tenant_drop(&r, &drop_err) != TR_OK) {
+    if (r.tenant != 0 &&
+        tr_db_scratch_tenant_drop(r.db, r.tenant, &drop_err) != TR_OK) {
         TR_LOG_ERROR("evaltriage", "tenant_not_removed",
                      TR_KVS(TR_KV_INT("tenant", r.tenant),
                             TR_KV_STR("err", tr_error_msg(&drop_err))),

@@ -69,43 +69,17 @@ now_s(void)
     return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-/* Create the throwaway tenant as the schema owner. */
-static enum tr_err
-tenant_create(struct eval_run *r, struct tr_error *err)
-{
-    char name[64], id[24];
-    const char *p[1] = {name};
-    struct tr_db_conn *c;
-    enum tr_err rc;
-
-    snprintf(name, sizeof(name), "eval-retrieval-%ld-%ld", (long) getpid(),
-             (long) time(NULL));
-    rc = tr_db_conn_owner(r->db, &c, err);
-    if (rc != TR_OK)
-        return rc;
-    rc = tr_db_query_value(c, "INSERT INTO tenants (name, webhook_secret) "
-                              "VALUES ($1, md5(random()::text)) "
-                              "RETURNING id", 1, p, id, sizeof(id), NULL,
-                           err);
-    tr_db_conn_release(c);
-    if (rc == TR_OK)
-        r->tenant = strtoll(id, NULL, 10);
-    return rc;
-}
-
-/* Remove the tenant and, by cascade, its articles and index versions. */
+/* Remove the tenant and everything it owns; failures only warn. */
 static void
 tenant_drop(struct eval_run *r)
 {
-    struct tr_db_conn *c;
-    char id[24];
-    const char *p[1] = {id};
+    struct tr_error err = {0};
 
-    if (r->tenant == 0 || tr_db_conn_owner(r->db, &c, NULL) != TR_OK)
-        return;
-    snprintf(id, sizeof(id), "%lld", (long long) r->tenant);
-    tr_db_exec(c, "DELETE FROM tenants WHERE id = $1", 1, p, NULL, NULL);
-    tr_db_conn_release(c);
+    if (r->tenant != 0 &&
+        tr_db_scratch_tenant_drop(r->db, r->tenant, &err) != TR_OK)
+        fprintf(stderr, "triage eval: could not remove the temporary "
+                        "tenant %lld: %s\n", (long long) r->tenant,
+                tr_error_msg(&err));
 }
 
 /* Import the documents as plain-text articles. */
@@ -225,7 +199,8 @@ eval_retrieval(struct tr_cli *cli, const char *dir, bool json)
     if (rc == TR_OK)
         rc = tr_db_migrate(r.db, NULL, &err);
     if (rc == TR_OK)
-        rc = tenant_create(&r, &err);
+        rc = tr_db_scratch_tenant_create(r.db, "eval-retrieval", &r.tenant,
+                                         &err);
     if (rc == TR_OK)
         rc = import_docs(&r, &err);
     if (rc == TR_OK)

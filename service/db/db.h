@@ -317,4 +317,19 @@ void tr_db_listener_interrupt(struct tr_db_listener *l);
  */
 void tr_db_listener_free(struct tr_db_listener *l);
 
+/*
+ * Scratch tenants (scratch.c), for offline runs that go through the
+ * production code paths and must leave nothing behind.  create adds a
+ * tenant named "<purpose>-<pid>-<time>" with a random webhook secret and
+ * stores its id in *tenant_id; drop removes it and everything it owns,
+ * its ledger rows included, in one transaction.  Owner connection; any
+ * thread.  TR_E_DB_* on database failure.
+ */
+enum tr_err tr_db_scratch_tenant_create(struct tr_db *db,
+                                        const char *purpose,
+                                        int64_t *tenant_id,
+                                        struct tr_error *err);
+enum tr_err tr_db_scratch_tenant_drop(struct tr_db *db, int64_t tenant_id,
+                                      struct tr_error *err);
+
 #endif /* TR_DB_H */
