@@ -74,7 +74,7 @@ enum tr_pipeline_step {
     TR_PIPELINE_STEP_LANG,
     TR_PIPELINE_STEP_REDACT,
     TR_PIPELINE_STEP_RETRIEVE,
-    TR_PIPELINE_STEP_ROUTE,     /* with the configuration's fetch */
+    TR_PIPELINE_STEP_ROUTE,     /* policy and the model provider's part */
     TR_PIPELINE_STEP_DECIDE,    /* both decisions */
     TR_PIPELINE_STEP_DRAFT,
     TR_PIPELINE_STEP_GROUND,

@@ -839,6 +839,11 @@ parse_model_routing(struct ctx *c, const cJSON *root)
     else
         return bad(c, "model_routing.when", "must be \"undecided\" or "
                    "\"always\", not \"%s\"", when);
+
+    /* Without teams there is nothing to offer the model. */
+    if (m->enabled && c->cfg->n_teams == 0)
+        return bad(c, "model_routing.enabled", "needs at least one team "
+                   "in \"teams\"");
     return TR_OK;
 }
 

@@ -154,6 +154,9 @@ policy_config_errors_name_the_field(void **state)
         {"{\"model_routing\": {\"enabled\": \"yes\"}}",
          TR_E_CONF, "field \"model_routing.enabled\": must be true or "
                     "false"},
+        {"{\"model_routing\": {\"enabled\": true}}",
+         TR_E_CONF, "field \"model_routing.enabled\": needs at least one "
+                    "team"},
         {"{\"model_routing\": true}",
          TR_E_CONF, "field \"model_routing\": must be an object"},
         {"[1, 2]", TR_E_CONF, "must be a JSON object"},
