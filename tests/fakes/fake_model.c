@@ -20,8 +20,9 @@
  * Answers are deterministic.  Chat: when the last user message holds
  * <passage id="..."> blocks, the answer is {"sentences":[...]}: a
  * greeting citing nothing, then the first sentence of each of the first
- * three passages citing its passage id, so grounding can be checked; response_format json_schema
- * for another schema gets a minimal instance of that schema.  Embeddings:
+ * three passages citing its passage id, so grounding can be checked;
+ * response_format json_schema for another schema gets a minimal
+ * instance of that schema.  Embeddings:
  * a hashed bag of words, L2-normalised, of the dimension asked for by
  * "dimensions", else the number ending the model name ("m-32"), else
  * --dim (64).
