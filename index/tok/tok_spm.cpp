@@ -128,6 +128,20 @@ split_lines(const char *text, std::vector<std::string> &lines)
 }
 
 /*
+ * The level below which the library's LOG() lines are dropped.  It is
+ * exported by libsentencepiece but declared only in a header that is not
+ * installed (common.h); the trainer's first line, "Running command: ...",
+ * is logged before --minloglevel is read, so the level is set here first.
+ * 2 is ERROR.  A library without the symbol fails at link time, not at
+ * run time.
+ */
+namespace sentencepiece {
+namespace logging {
+void SetMinLogLevel(int v);
+}
+}
+
+/*
  * Run the trainer once.  On success the model proto is in *proto.
  */
 static sentencepiece::util::Status
@@ -137,10 +151,7 @@ train_once(const std::vector<std::string> &lines, int vocab, bool hard,
     line_iter it(lines);
     char args[512];
 
-    /*
-     * --minloglevel keeps the trainer's progress lines off stderr; its
-     * first "Running command" line is printed before the flag is read.
-     */
+    /* --minloglevel keeps the trainer's progress lines off stderr. */
     snprintf(args, sizeof(args),
              "--model_type=unigram --vocab_size=%d --hard_vocab_limit=%s "
              "--character_coverage=%g --num_threads=%d --minloglevel=2 "
@@ -149,6 +160,7 @@ train_once(const std::vector<std::string> &lines, int vocab, bool hard,
              "--model_prefix=",
              vocab, hard ? "true" : "false", o->char_coverage, o->n_threads,
              o->byte_fallback ? "true" : "false");
+    sentencepiece::logging::SetMinLogLevel(2);
     sentencepiece::SetRandomGeneratorSeed(TR_TOK_SEED);
     return sentencepiece::SentencePieceTrainer::Train(args, &it, proto);
 }
