@@ -68,7 +68,7 @@ tr_embed_local_opts_default(struct tr_embed_local_opts *o)
     o->ngram_weight = 1.0f;
     o->min_df = 2;
     o->max_features = 65536;
-    o->max_train = 10000;
+    o->max_train = 5000;
     o->power_iters = 2;
     o->proj_bits = 8;
     o->threads = 0;
