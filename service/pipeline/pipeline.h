@@ -35,6 +35,7 @@
 #define TR_PIPELINE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -120,6 +121,15 @@ enum tr_err tr_pipeline_new(const struct tr_pipeline_opts *o,
 
 /* Free `p`.  NULL is a no-op.  No run may be in flight. */
 void tr_pipeline_free(struct tr_pipeline *p);
+
+/* Most tenants whose routing setup one pipeline keeps loaded. */
+#define TR_PIPELINE_POLICY_CACHE_MAX 32
+
+/*
+ * How many tenants' routing configuration, classifier and redactor `p`
+ * keeps loaded (at most TR_PIPELINE_POLICY_CACHE_MAX).  Any thread.
+ */
+size_t tr_pipeline_cached_tenants(struct tr_pipeline *p);
 
 /*
  * Triage ticket `ticket_id` (tickets.id) of tenant `tenant_id` for job

@@ -13,6 +13,12 @@
  * is seen by the very next ticket, and a busy tenant costs no query
  * beyond that one.
  *
+ * The list is kept in order of last use, and at most
+ * TR_PIPELINE_POLICY_CACHE_MAX tenants stay in it: a classifier can
+ * weigh tens of megabytes, and a process serving many tenants must not
+ * keep every one of them.  A tenant pushed out is loaded again by its
+ * next ticket.
+ *
  * Entries are counted references: a run holds its entry until it ends,
  * so a replacement never frees what another thread still routes with.
  * Configurations, models and redactors are read-only once made, and
@@ -99,6 +105,21 @@ policy_load(struct tr_db *db, int64_t tenant_id, const char *digest,
     return TR_OK;
 }
 
+/* Drop the entries used least recently beyond the cap; holds cache_mu. */
+static void
+trim_locked(struct tr_pipeline *p)
+{
+    struct tr_pipeline__policy **at = &p->cache, *pol;
+    size_t n = 0;
+
+    while (*at != NULL && ++n <= TR_PIPELINE_POLICY_CACHE_MAX)
+        at = &(*at)->next;
+    while ((pol = *at) != NULL) {
+        *at = pol->next;
+        unref_locked(pol);
+    }
+}
+
 enum tr_err
 tr_pipeline__policy_get(struct tr_pipeline *p, struct tr_db *db,
                         int64_t tenant_id, const char *digest,
@@ -110,15 +131,20 @@ tr_pipeline__policy_get(struct tr_pipeline *p, struct tr_db *db,
     enum tr_err rc;
 
     pthread_mutex_lock(&p->cache_mu);
-    for (pol = p->cache; pol != NULL; pol = pol->next)
+    for (at = &p->cache; *at != NULL; at = &(*at)->next) {
+        pol = *at;
         if (pol->tenant_id == tenant_id &&
             strcmp(pol->config_digest, digest) == 0 &&
             pol->model_version == model_version) {
+            *at = pol->next;            /* to the front: used last */
+            pol->next = p->cache;
+            p->cache = pol;
             pol->refs++;
             pthread_mutex_unlock(&p->cache_mu);
             *out = pol;
             return TR_OK;
         }
+    }
     pthread_mutex_unlock(&p->cache_mu);
 
     /* Two workers may load the same tenant at once; the later entry
@@ -139,6 +165,7 @@ tr_pipeline__policy_get(struct tr_pipeline *p, struct tr_db *db,
     fresh->refs = 2;            /* the cache's and the caller's */
     fresh->next = p->cache;
     p->cache = fresh;
+    trim_locked(p);
     pthread_mutex_unlock(&p->cache_mu);
     *out = fresh;
     return TR_OK;
@@ -153,6 +180,19 @@ tr_pipeline__policy_release(struct tr_pipeline *p,
     pthread_mutex_lock(&p->cache_mu);
     unref_locked(pol);
     pthread_mutex_unlock(&p->cache_mu);
+}
+
+size_t
+tr_pipeline_cached_tenants(struct tr_pipeline *p)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&p->cache_mu);
+    for (struct tr_pipeline__policy *pol = p->cache; pol != NULL;
+         pol = pol->next)
+        n++;
+    pthread_mutex_unlock(&p->cache_mu);
+    return n;
 }
 
 void

@@ -15,6 +15,7 @@ tr_unit_test(pipeline run PG TIMEOUT 300
     pipeline_tenant_patterns_and_one_map_for_subject_and_body
     pipeline_keeps_originals_of_the_placeholders_a_draft_uses
     pipeline_sees_a_new_configuration_and_classifier_at_once
+    pipeline_cache_keeps_only_the_tenants_used_last
     pipeline_model_routes_a_ticket_no_rule_decides
     pipeline_rule_and_escalation_stand_over_the_model
     pipeline_model_answer_off_the_list_is_refused

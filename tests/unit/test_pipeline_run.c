@@ -921,6 +921,57 @@ pipeline_model_routing_failure_leaves_the_ticket_triaged(void **state)
     teardown(&f);
 }
 
+/*
+ * The cache keeps the tenants used last, no more than its cap: a tenant
+ * pushed out is loaded again by its next ticket.
+ */
+static void
+pipeline_cache_keeps_only_the_tenants_used_last(void **state)
+{
+    const int n = TR_PIPELINE_POLICY_CACHE_MAX + 2;
+    struct tr_pipeline_result res;
+    struct tr_error err = {0};
+    struct tr_pipeline *p;
+    struct tr_db_conn *c;
+    struct fixture f;
+    int64_t first = 0, tid;
+    char name[32], id[24];
+    const char *params[1] = {name};
+
+    (void) state;
+    setup(&f, false);
+    p = pipeline_offline();
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "cache-%d", i);
+        assert_int_equal(tr_db_conn_owner(f.t.db, &c, &err), TR_OK);
+        assert_int_equal(tr_db_query_value(c, "INSERT INTO tenants (name, "
+                                              "webhook_secret) VALUES ($1, "
+                                              "'s') RETURNING id", 1,
+                                           params, id, sizeof(id), NULL,
+                                           &err), TR_OK);
+        tr_db_conn_release(c);
+        f.tenant = atoll(id);
+        if (i == 0)
+            first = f.tenant;
+        tid = ticket_add(&f, "9100", "Hello", "Where is my parcel?");
+        assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                         &err), TR_OK);
+        assert_int_equal(tr_pipeline_cached_tenants(p),
+                         (size_t) (i + 1 < TR_PIPELINE_POLICY_CACHE_MAX
+                                   ? i + 1 : TR_PIPELINE_POLICY_CACHE_MAX));
+    }
+
+    /* The first tenant was pushed out; its next ticket still runs. */
+    f.tenant = first;
+    tid = ticket_add(&f, "9101", "Hello", "Where is my parcel?");
+    assert_int_equal(tr_pipeline_run(p, f.t.db, f.tenant, tid, 0, &res,
+                                     &err), TR_OK);
+    assert_int_equal(tr_pipeline_cached_tenants(p),
+                     TR_PIPELINE_POLICY_CACHE_MAX);
+    tr_pipeline_free(p);
+    teardown(&f);
+}
+
 static const struct CMUnitTest cases[] = {
     cmocka_unit_test(pipeline_drafts_a_cited_reply_without_personal_data),
     cmocka_unit_test(pipeline_replay_gives_the_hashed_input),
@@ -936,6 +987,7 @@ static const struct CMUnitTest cases[] = {
         pipeline_keeps_originals_of_the_placeholders_a_draft_uses),
     cmocka_unit_test(
         pipeline_sees_a_new_configuration_and_classifier_at_once),
+    cmocka_unit_test(pipeline_cache_keeps_only_the_tenants_used_last),
     cmocka_unit_test(pipeline_model_routes_a_ticket_no_rule_decides),
     cmocka_unit_test(pipeline_rule_and_escalation_stand_over_the_model),
     cmocka_unit_test(pipeline_model_answer_off_the_list_is_refused),
