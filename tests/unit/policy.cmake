@@ -2,6 +2,7 @@ tr_unit_test(policy config LIBS tr_policy TIMEOUT 60 CASES
     policy_config_example_loads
     policy_config_default_is_safe
     policy_config_errors_name_the_field
+    policy_config_section_errors_name_the_field
     policy_config_bad_regex_quotes_pattern
     policy_config_file_errors_name_the_file
     policy_config_redaction_patterns_are_kept

@@ -73,6 +73,27 @@ struct bad_case {
     const char *needle;         /* must appear in the message */
 };
 
+/* Parse each of `cases`, which must fail with its code and message. */
+static void
+expect_bad(const struct bad_case *cases, size_t n)
+{
+    struct tr_policy_config *cfg;
+    struct tr_error err;
+
+    for (size_t i = 0; i < n; i++) {
+        tr_error_clear(&err);
+        cfg = NULL;
+        if (tr_policy_config_parse(cases[i].json, strlen(cases[i].json),
+                                   &cfg, &err) != cases[i].code)
+            fail_msg("case %zu: code %s, message \"%s\"", i,
+                     tr_err_name(err.code), err.msg);
+        assert_null(cfg);
+        if (strstr(err.msg, cases[i].needle) == NULL)
+            fail_msg("case %zu: message \"%s\" lacks \"%s\"", i, err.msg,
+                     cases[i].needle);
+    }
+}
+
 static void
 policy_config_errors_name_the_field(void **state)
 {
@@ -125,6 +146,19 @@ policy_config_errors_name_the_field(void **state)
         {"{\"version\": 2}", TR_E_CONF, "field \"version\": must be 1"},
         {"{\"auto_send\": {\"enabled\": false, \"enabled\": true}}",
          TR_E_CONF, "field \"auto_send.enabled\": appears twice"},
+        {"[1, 2]", TR_E_CONF, "must be a JSON object"},
+        {"{\"teams\": [", TR_E_PARSE, "not valid JSON"},
+
+    };
+
+    expect_bad(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* The redaction and model routing sections are checked the same way. */
+static void
+policy_config_section_errors_name_the_field(void **state)
+{
+    static const struct bad_case cases[] = {
         {"{\"redaction\": {\"patterns\": [{\"name\": \"EMAIL\", "
          "\"pattern\": \"x+\"}]}}",
          TR_E_CONF, "field \"redaction.patterns\": "},
@@ -159,24 +193,9 @@ policy_config_errors_name_the_field(void **state)
                     "team"},
         {"{\"model_routing\": true}",
          TR_E_CONF, "field \"model_routing\": must be an object"},
-        {"[1, 2]", TR_E_CONF, "must be a JSON object"},
-        {"{\"teams\": [", TR_E_PARSE, "not valid JSON"},
     };
-    struct tr_policy_config *cfg;
-    struct tr_error err;
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        tr_error_clear(&err);
-        cfg = NULL;
-        if (tr_policy_config_parse(cases[i].json, strlen(cases[i].json),
-                                   &cfg, &err) != cases[i].code)
-            fail_msg("case %zu: code %s, message \"%s\"", i,
-                     tr_err_name(err.code), err.msg);
-        assert_null(cfg);
-        if (strstr(err.msg, cases[i].needle) == NULL)
-            fail_msg("case %zu: message \"%s\" lacks \"%s\"", i, err.msg,
-                     cases[i].needle);
-    }
+    expect_bad(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* A pattern that does not compile is quoted, with PCRE2's reason. */
@@ -314,6 +333,7 @@ static const struct CMUnitTest cases[] = {
     cmocka_unit_test(policy_config_example_loads),
     cmocka_unit_test(policy_config_default_is_safe),
     cmocka_unit_test(policy_config_errors_name_the_field),
+    cmocka_unit_test(policy_config_section_errors_name_the_field),
     cmocka_unit_test(policy_config_bad_regex_quotes_pattern),
     cmocka_unit_test(policy_config_file_errors_name_the_file),
     cmocka_unit_test(policy_config_redaction_patterns_are_kept),
